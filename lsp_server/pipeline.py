@@ -1,0 +1,100 @@
+"""The completion pipeline, from a document snapshot to a suggestion: gate, context, tier.
+
+Plain Python (no LSP types), shared by the language server, `lsp-server complete` and the
+benchmarks, so that all of them measure the same thing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lsp_server.config import Config
+from lsp_server.documents import Snapshot
+from tiers.base import CancelToken, Completion, CompletionRequest, Mode
+from tiers.postprocess import current_line_suffix, initial_mode
+
+log = logging.getLogger(__name__)
+
+_CLOSERS = set(")]}\"'`;,:")
+
+
+@dataclass(frozen=True)
+class Decision:
+    mode: Mode
+    max_tokens: int
+    reason: str
+
+
+def text_gate(prefix: str, suffix: str, cfg: Config) -> Decision:
+    """Skip where a suggestion is useless; otherwise single or multi-line, from the text alone."""
+    rest = current_line_suffix(suffix)
+    if prefix and (prefix[-1].isalnum() or prefix[-1] == "_") and rest[:1].isalnum():
+        return Decision(Mode.SKIP, 0, "inside a word")
+    meaningful = [c for c in rest.strip() if c not in _CLOSERS]
+    if len(meaningful) > cfg.completion.max_chars_right:
+        return Decision(Mode.SKIP, 0, "text right of the cursor")
+    mode = initial_mode(prefix, suffix)
+    if mode == Mode.MULTI_LINE:
+        return Decision(mode, cfg.local.max_tokens_multiline, "empty block")
+    return Decision(mode, cfg.local.max_tokens, "line")
+
+
+class CompletionPipeline:
+    """Turns snapshots into completions through the router (or any `Tier`)."""
+
+    def __init__(self, config: Config, tier, *, gate=None, context=None) -> None:
+        self.config = config
+        self.tier = tier  # tiers.router.Router, or a single tier
+        self._gate = gate  # callable(snapshot, path) -> Decision; text_gate when None
+        self._context = context  # callable(snapshot, path, budget) -> Sequence[ContextChunk]
+
+    def decide(self, snap: Snapshot, path: str) -> Decision:
+        if self._gate is not None:
+            try:
+                return self._gate(snap, path)
+            except Exception:  # a parser failure must not cost the user the completion
+                log.exception("gate failed; using the text rules")
+        return text_gate(snap.prefix, snap.suffix, self.config)
+
+    def request_for(
+        self, snap: Snapshot, path: str = "", *, kind: str = "inline", force: bool = False
+    ) -> CompletionRequest | None:
+        """The request to send to a tier, or None when the gate says not to ask."""
+        decision = self.decide(snap, path)
+        if decision.mode == Mode.SKIP:
+            if not force:
+                log.debug("no completion: %s", decision.reason)
+                return None
+            decision = Decision(Mode.SINGLE_LINE, self.config.local.max_tokens, "forced")
+        context: Sequence = ()
+        if self._context is not None and self.config.context.budget_tokens > 0:
+            try:
+                context = tuple(self._context(snap, path, self.config.context.budget_tokens))
+            except Exception:
+                log.exception("context retrieval failed; completing without it")
+        return CompletionRequest(
+            uri=snap.uri,
+            version=snap.version,
+            prefix=snap.prefix,
+            suffix=snap.suffix,
+            language_id=snap.language_id,
+            path=path,
+            mode=decision.mode,
+            max_tokens=decision.max_tokens,
+            context=tuple(context),
+            time_budget=self.config.local.time_budget_ms / 1000 or None,
+            kind=kind,
+        )
+
+    async def complete(
+        self, snap: Snapshot, cancel: CancelToken, path: str = "", *, force: bool = False
+    ) -> Completion | None:
+        request = self.request_for(snap, path, force=force)
+        if request is None:
+            return None
+        result = await self.tier.complete(request, cancel)
+        if result is None or not result.text.strip():
+            return None
+        return result

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: real vocabularies and tiny generated GGUF models."""

@@ -1,0 +1,235 @@
+"""The local tier: a GGUF model in-process, owned by one worker thread.
+
+The event loop never touches the model: every call goes through a single-thread executor, so
+at most one inference runs at a time and the `Llama` object is only ever used from one thread.
+A request whose cancel token is set while it waits in the queue is dropped before it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.templates import FimTemplate, build_prompt
+from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
+from tiers.errors import ModelLoadError
+from tiers.llama_engine import EngineConfig, LlamaEngine
+from tiers.postprocess import block_indent, early_stop, postprocess
+from tiers.settings import LocalSettings
+
+log = logging.getLogger(__name__)
+
+# The prompt window moves in steps of this many lines, so that consecutive keystrokes share
+# the same first tokens and the KV cache is reused.
+_WINDOW_STEP = 16
+
+
+@dataclass(frozen=True)
+class PromptWindow:
+    prefix: str
+    suffix: str
+
+
+def window(prefix: str, suffix: str, max_prefix_lines: int, max_suffix_lines: int) -> PromptWindow:
+    """Cut the document to a window around the cursor whose start moves rarely."""
+    pre_lines = prefix.split("\n")
+    extra = len(pre_lines) - max_prefix_lines
+    if extra > 0:
+        start = ((extra + _WINDOW_STEP - 1) // _WINDOW_STEP) * _WINDOW_STEP
+        pre_lines = pre_lines[start:]
+    suf_lines = suffix.split("\n")[:max_suffix_lines]
+    return PromptWindow("\n".join(pre_lines), "\n".join(suf_lines))
+
+
+class LocalTier:
+    """Implements `tiers.base.Tier` over a `LlamaEngine` living in its own thread."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        settings: LocalSettings,
+        model_path: Path | Callable[[], Path | None] | None,
+        *,
+        engine_factory: Callable[[EngineConfig], LlamaEngine] = LlamaEngine,
+    ) -> None:
+        self.settings = settings
+        # A callable is resolved in the worker thread: assembling the default model from its
+        # packages takes seconds and must not delay the server's start.
+        self._resolve = model_path if callable(model_path) else (lambda: model_path)
+        self.model_path: Path | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._engine: LlamaEngine | None = None
+        self._engine_factory = engine_factory
+        self._load_error: ModelLoadError | None = None
+        self._loading: Future[None] | None = None
+        self.last_load_seconds: float | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start_loading(self) -> Future[None]:
+        """Load the model in the worker thread (once); returns a future that never raises."""
+        if self._loading is None:
+            self._loading = self._executor.submit(self._load)
+        return self._loading
+
+    def _load(self) -> None:
+        try:
+            self.model_path = self._resolve()
+        except ModelLoadError as exc:
+            self._load_error = exc
+            log.error("local model not available: %s", exc)
+            return
+        if self.model_path is None:
+            self._load_error = ModelLoadError(
+                "no model configured",
+                user_message="No local model: install the default one with "
+                "`pip install 'lsp-server[default-model]'` or set `local.model_path`.",
+            )
+            return
+        t0 = time.perf_counter()
+        try:
+            self._engine = self._engine_factory(
+                EngineConfig(
+                    model_path=self.model_path,
+                    n_ctx=self.settings.context_size,
+                    n_threads=self.settings.threads,
+                    n_gpu_layers=_gpu_layers(self.settings.gpu_layers, self.model_path),
+                    family=self.settings.family,
+                )
+            )
+        except ModelLoadError as exc:
+            self._load_error = exc
+            log.error("local model not loaded: %s", exc)
+            return
+        except Exception as exc:  # native code can fail in ways we cannot list
+            self._load_error = ModelLoadError(
+                f"loading {self.model_path} failed: {exc!r}",
+                user_message=f"Could not load model {self.model_path.name}: {exc}",
+            )
+            log.exception("local model not loaded")
+            return
+        self.last_load_seconds = time.perf_counter() - t0
+        log.info(
+            "local model %s loaded in %.1f s (template %s)",
+            self.model_path.name, self.last_load_seconds, self._engine.template.family,
+        )
+
+    async def wait_ready(self) -> bool:
+        await asyncio.wrap_future(self.start_loading())
+        return self._engine is not None
+
+    @property
+    def load_error(self) -> ModelLoadError | None:
+        return self._load_error
+
+    @property
+    def template(self) -> FimTemplate | None:
+        return self._engine.template if self._engine else None
+
+    def info(self) -> TierInfo:
+        engine = self._engine
+        return TierInfo(
+            name=self.name,
+            model=self.model_path.name if self.model_path else "",
+            supports_fim=bool(engine and engine.template.supports_fim),
+            max_context=self.settings.context_size,
+            expected_latency_ms=300.0,
+            available=engine is not None,
+            detail=self._load_error.user_message if self._load_error else "",
+        )
+
+    async def aclose(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await asyncio.wrap_future(self._executor.submit(engine.close))
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- completion ---------------------------------------------------------------------------
+
+    async def complete(self, request: CompletionRequest, cancel: CancelToken) -> Completion | None:
+        if not await self.wait_ready():
+            return None
+        cancel.raise_if_cancelled()
+        fut = self._executor.submit(self._complete_sync, request, cancel)
+        try:
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            cancel.cancel("task cancelled")  # the worker stops at its next token
+            raise
+
+    def _complete_sync(self, request: CompletionRequest, cancel: CancelToken) -> Completion | None:
+        engine = self._engine
+        if engine is None:
+            return None
+        cancel.raise_if_cancelled()  # superseded while it waited in the queue
+        t0 = time.perf_counter()
+        s = self.settings
+        multi = request.mode == Mode.MULTI_LINE
+        max_tokens = min(
+            request.max_tokens, s.max_tokens_multiline if multi else s.max_tokens
+        )
+        prompt = self._prompt_tokens(engine, request, max_tokens)
+        budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
+        width = block_indent(request.prefix)
+        gen = engine.generate(
+            prompt,
+            max_tokens=max_tokens,
+            cancel=cancel,
+            should_stop=lambda text: early_stop(request, text, block_width=width),
+            deadline=time.monotonic() + budget if budget else None,
+        )
+        if gen.stop_reason == "cancelled":
+            raise CancelledError(cancel.reason)
+        text = postprocess(request, gen.text)
+        return Completion(
+            text=text,
+            tier=self.name,
+            model=engine.model_name,
+            mean_logprob=gen.mean_logprob,
+            prompt_tokens=gen.prompt_tokens,
+            evaluated_tokens=gen.evaluated_tokens,
+            generated_tokens=gen.tokens,
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+            stop_reason=gen.stop_reason,
+        )
+
+    def _prompt_tokens(self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int):
+        """Tokens of the FIM prompt, shrunk (context first, then the window) until it fits."""
+        room = engine.n_ctx - max_tokens - 1
+        # About 3.5 characters a token in code: start from a window that should fit.
+        max_pre, max_suf = self.settings.prefix_lines, self.settings.suffix_lines
+        context = list(request.context)
+        while True:
+            win = window(request.prefix, request.suffix, max_pre, max_suf)
+            pieces = build_prompt(
+                engine.template, win.prefix, win.suffix, context=context,
+                path=request.path, language_id=request.language_id,
+            )
+            tokens = engine.tokenize(pieces)
+            if len(tokens) <= room:
+                return tokens
+            if context:
+                context.pop()  # the most volatile chunks come last: drop them first
+            elif max_pre > 8 or max_suf > 4:
+                max_pre, max_suf = max(8, max_pre // 2), max(4, max_suf // 2)
+            else:
+                return tokens[-room:]
+
+
+def _gpu_layers(requested: int, model_path: Path) -> int:
+    """All layers on a GPU backend when the model fits (decided by models.gpu), else none."""
+    try:
+        from models.gpu import choose_gpu_layers
+    except ImportError:
+        return 0 if requested < 0 else requested
+    try:
+        size = model_path.stat().st_size
+    except OSError:
+        return 0
+    return choose_gpu_layers(size, 0, requested)

@@ -1,0 +1,192 @@
+"""Stop rules and post-processing shared by every tier.
+
+`early_stop` is applied while tokens stream in (so no tier generates what would be thrown
+away); `postprocess` is applied once to the final text.
+"""
+
+from __future__ import annotations
+
+from tiers.base import CompletionRequest, Mode
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+_BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", " else", "begin")
+
+
+def _indent_width(line: str) -> int:
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def current_line_prefix(prefix: str) -> str:
+    return prefix[prefix.rfind("\n") + 1 :]
+
+
+def current_line_suffix(suffix: str) -> str:
+    nl = suffix.find("\n")
+    return suffix if nl < 0 else suffix[:nl]
+
+
+def _prev_nonblank_line(prefix: str) -> str:
+    lines = prefix.split("\n")[:-1]
+    for line in reversed(lines):
+        if line.strip():
+            return line
+    return ""
+
+
+def _next_nonblank_line(suffix: str) -> str | None:
+    for line in suffix.split("\n")[1:]:
+        if line.strip():
+            return line
+    return None
+
+
+def initial_mode(prefix: str, suffix: str) -> Mode:
+    """A text-only first guess at single vs multi-line (the tree-sitter gate refines it).
+
+    Multi-line when the cursor sits on an empty line that opens a block whose body is empty:
+    the previous line ends with a block opener and nothing indented deeper follows.
+    """
+    line_before = current_line_prefix(prefix)
+    if line_before.strip() or current_line_suffix(suffix).strip():
+        return Mode.SINGLE_LINE
+    prev = _prev_nonblank_line(prefix).rstrip()
+    if not prev.endswith(_BLOCK_OPENERS):
+        return Mode.SINGLE_LINE
+    nxt = _next_nonblank_line(suffix)
+    if nxt is None or _indent_width(nxt) <= _indent_width(prev):
+        return Mode.MULTI_LINE
+    return Mode.SINGLE_LINE
+
+
+def block_indent(prefix: str) -> int:
+    """Indentation of the block the cursor is in: a generated line indented less ends it."""
+    line_before = current_line_prefix(prefix)
+    if line_before.strip():
+        return _indent_width(line_before)
+    prev = _prev_nonblank_line(prefix)
+    width = _indent_width(line_before) if line_before else _indent_width(prev)
+    if prev.rstrip().endswith(_BLOCK_OPENERS):
+        width = max(width, _indent_width(prev) + 1)
+    return width
+
+
+def early_stop(
+    request: CompletionRequest, text: str, *, block_width: int | None = None
+) -> int | None:
+    """While streaming: the length to keep if generation should stop now, else None.
+
+    Single line: stop at the first line end once the line has content (a leading line end is
+    allowed, so a finished line can be followed by the next one). Multi-line: stop at the
+    first non-empty line indented less than the block, or at two blank lines.
+    """
+    if request.mode == Mode.SINGLE_LINE:
+        start = len(text) - len(text.lstrip("\n"))
+        nl = text.find("\n", start)
+        return nl if nl >= 0 else None
+    width = block_indent(request.prefix) if block_width is None else block_width
+    lines = text.split("\n")
+    # The last element may be a line still being generated: judge complete lines only.
+    pos = 0
+    for i, line in enumerate(lines[:-1]):
+        if i > 0 and line.strip() and _indent_width(line) < width:
+            return max(pos - 1, 0)
+        pos += len(line) + 1
+    if "\n\n\n" in text:
+        return text.index("\n\n\n")
+    return None
+
+
+def _trim_suffix_overlap(text: str, suffix: str) -> str:
+    """Drop the end of the completion that the suffix already contains."""
+    line_rest = current_line_suffix(suffix).rstrip()
+    if "\n" not in text.rstrip("\n") and line_rest:
+        # Single line: the longest tail of the completion that starts the rest of the line.
+        for k in range(min(len(text), len(line_rest)), 0, -1):
+            if text.endswith(line_rest[:k]):
+                return text[:-k]
+        return text
+    # Multi-line: trailing completion lines that repeat the suffix's first lines.
+    comp_lines = text.rstrip("\n").split("\n")
+    suf_lines = [ln for ln in suffix.split("\n") if ln.strip()][: len(comp_lines)]
+    for k in range(min(len(comp_lines), len(suf_lines)), 0, -1):
+        tail = [ln.strip() for ln in comp_lines[-k:]]
+        if tail == [ln.strip() for ln in suf_lines[:k]]:
+            return "\n".join(comp_lines[:-k])
+    return text
+
+
+def _open_brackets(prefix: str, max_lines: int = 40) -> list[str]:
+    """Unclosed brackets in the last lines of the prefix, ignoring string literals roughly."""
+    stack: list[str] = []
+    tail = "\n".join(prefix.split("\n")[-max_lines:])
+    quote = ""
+    prev = ""
+    for ch in tail:
+        if quote:
+            if ch == quote and prev != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "\n":
+            quote = ""
+        elif ch in _OPEN:
+            stack.append(ch)
+        elif ch in _CLOSE and stack and stack[-1] == _CLOSE[ch]:
+            stack.pop()
+        prev = ch
+    return stack
+
+
+def _trim_unbalanced(text: str, prefix: str) -> str:
+    """Cut the completion before a closing bracket that closes nothing."""
+    stack = _open_brackets(prefix)
+    quote = ""
+    prev = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and prev != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in _OPEN:
+            stack.append(ch)
+        elif ch in _CLOSE:
+            if stack and stack[-1] == _CLOSE[ch]:
+                stack.pop()
+            else:
+                return text[:i]
+        prev = ch
+    return text
+
+
+def _repeats_previous_line(text: str, prefix: str) -> bool:
+    """A single-line answer that only repeats the line above is noise."""
+    line = (current_line_prefix(prefix) + text).strip()
+    prev = _prev_nonblank_line(prefix).strip() if current_line_prefix(prefix) else ""
+    if not prev:
+        lines = [ln for ln in prefix.split("\n")[:-1] if ln.strip()]
+        prev = lines[-1].strip() if lines else ""
+    return "\n" not in text.strip("\n") and len(line) > 3 and line == prev
+
+
+def postprocess(request: CompletionRequest, raw: str) -> str:
+    """The final suggestion for `raw` model output, or "" when nothing useful remains."""
+    text = raw.replace("\r\n", "\n")
+    cut = early_stop(request, text + "\n")  # the last line is complete: judge it too
+    if cut is not None:
+        text = text[:cut]
+    # A leading line end only makes sense where the current line is already finished.
+    if current_line_suffix(request.suffix).strip():
+        text = text.split("\n", 1)[0]
+    text = text.rstrip()
+    if request.mode == Mode.MULTI_LINE:
+        text = text.rstrip("\n")
+    text = _trim_suffix_overlap(text, request.suffix)
+    text = _trim_unbalanced(text, request.prefix)
+    text = text.rstrip()
+    if not text.strip() or _repeats_previous_line(text, request.prefix):
+        return ""
+    # Text typed after a blank cursor line keeps its indentation from the model.
+    return text

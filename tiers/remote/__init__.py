@@ -1,0 +1,1 @@
+"""The remote tier: HTTP providers (Mistral, OpenAI-compatible, llama.cpp server) behind `Tier`."""
