@@ -43,6 +43,10 @@ _BODY_TYPES = frozenset({
     "enum_body", "function_body", "do_block",
 })
 _WORD_CHAR = re.compile(r"\w")
+_DO_BLOCK = re.compile(r"\bdo(\s*\|[^|]*\|)?$")
+# Ruby (and Lua, Elixir...): blocks open with a keyword line and close with `end`.
+_END_LANGUAGES = frozenset({"ruby", "lua", "elixir", "crystal", "julia", ""})
+_KEYWORD_BLOCK = re.compile(r"^\s*(def|class|module|if|unless|while|until|for|case|begin)\b")
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ def decide(
             if len(src) != len(text):  # not ASCII: tree-sitter counts bytes
                 chars = len(text[:chars].encode("utf-8", "replace"))
             node_info = _classify(tree, chars, src)
+            if not node_info and tree.root_node.has_error:
+                # Mid-typing code (an unclosed quote) can parse as an error elsewhere.
+                node_info = _text_classify(left, language) or node_info
     if node_info is None:
         node_info = _text_classify(left, language or language_id)
 
@@ -137,7 +144,7 @@ def decide(
     if node_info == "string" and not allow_in_strings:
         return _skip("in a string")
     if node_info == "empty_body" or (not left.strip() and not right.strip() and
-                                     _after_block_opener(lines, line)):
+                                     _after_block_opener(lines, line, language or language_id)):
         return _multi("empty block body")
     return _single(node_info if node_info in ("comment", "string") else "code")
 
@@ -160,7 +167,7 @@ def _classify(tree: Tree, offset: int, src: bytes) -> str | None:
         while n is not None and depth < 8:
             t = n.type
             if t in _STRING_STOPS:
-                break
+                return "interpolation"  # code inside an f-string or a template literal
             if "comment" in t:
                 closed = src[max(n.start_byte, n.end_byte - 2) : n.end_byte] == b"*/"
                 if n.start_byte < offset < n.end_byte or (
@@ -170,7 +177,7 @@ def _classify(tree: Tree, offset: int, src: bytes) -> str | None:
             elif ("string" in t or t in ("char_literal", "character_literal", "heredoc_body")) \
                     and n.start_byte < offset < n.end_byte:
                 return "string"
-            if t == "ERROR" or n.is_missing:
+            if t == "ERROR":
                 in_error = True
             n = n.parent
             depth += 1
@@ -213,7 +220,7 @@ def _text_classify(left: str, language: str) -> str:
     return "string" if quote else ""
 
 
-def _after_block_opener(lines: list[str], line: int) -> bool:
+def _after_block_opener(lines: list[str], line: int, language: str) -> bool:
     """The previous non-blank line opens a block and nothing deeper follows the cursor."""
     prev = line - 1
     while prev >= 0 and not lines[prev].strip():
@@ -221,7 +228,8 @@ def _after_block_opener(lines: list[str], line: int) -> bool:
     if prev < 0:
         return False
     opener = lines[prev].rstrip()
-    if not opener.endswith(_BLOCK_OPENERS) and not re.search(r"\bdo(\s*\|[^|]*\|)?$", opener):
+    if not (opener.endswith(_BLOCK_OPENERS) or _DO_BLOCK.search(opener)
+            or (language in _END_LANGUAGES and _KEYWORD_BLOCK.match(opener))):
         return False
     indent = len(opener) - len(opener.lstrip())
     nxt = line + 1

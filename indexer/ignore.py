@@ -83,6 +83,7 @@ class IgnoreTree:
         self.names = tuple(names)
         self.ttl = ttl
         self._specs: dict[str, _CachedSpec] = {}
+        self._chains: dict[str, tuple[tuple[int, pathspec.GitIgnoreSpec], ...]] = {}
         self._lock = threading.Lock()
         self._info_exclude = self._load_info_exclude() if GITIGNORE in self.names else None
 
@@ -119,18 +120,28 @@ class IgnoreTree:
             self._specs[rel_dir] = _CachedSpec(spec, mtimes, now)
         return spec
 
+    def _chain(self, rel_dir: str) -> tuple[tuple[int, pathspec.GitIgnoreSpec], ...]:
+        """(prefix length, spec) of the ignore files from `rel_dir` up to the root, deepest
+        first. Cached per directory when ignore files are never re-checked (a walk)."""
+        if self.ttl is None:
+            chain = self._chains.get(rel_dir)
+            if chain is not None:
+                return chain
+        parent = rel_dir.rpartition("/")[0] if rel_dir else None
+        own = self.spec_for(rel_dir)
+        chain = ((len(rel_dir) + 1 if rel_dir else 0, own),) if own is not None else ()
+        if parent is not None:
+            chain += self._chain(parent)
+        if self.ttl is None:
+            self._chains[rel_dir] = chain
+        return chain
+
     def _decide(self, rel: str, is_dir: bool) -> bool | None:
         """Whether the ignore files of `rel`'s ancestors ignore it (None: no pattern matched)."""
-        parts = rel.split("/")
         candidate = rel + "/" if is_dir else rel
         # The deepest directory's file is checked first; its verdict wins.
-        for depth in range(len(parts) - 1, -1, -1):
-            base = "/".join(parts[:depth])
-            spec = self.spec_for(base)
-            if spec is None:
-                continue
-            sub = candidate[len(base) + 1 :] if base else candidate
-            result = spec.check_file(sub).include
+        for cut, spec in self._chain(rel.rpartition("/")[0]):
+            result = spec.check_file(candidate[cut:]).include
             if result is not None:
                 return result
         if self._info_exclude is not None:

@@ -102,18 +102,25 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     return lo
 
 
-def diff_edit(old: bytes, new: bytes, tree: Tree) -> None:
-    """Tell `tree` (parsed from `old`) about the single region where `new` differs."""
+def changed_region(old: bytes, new: bytes) -> tuple[int, int, int] | None:
+    """(start, old_end, new_end) byte offsets of the one region where `new` differs."""
     if old == new:
-        return
+        return None
     start = _common_prefix(old, new)
     while start > 0 and start < len(old) and (old[start] & 0xC0) == 0x80:
         start -= 1  # never split a UTF-8 sequence
     suffix = _common_suffix(old, new, min(len(old), len(new)) - start)
     while suffix > 0 and (old[len(old) - suffix] & 0xC0) == 0x80:
         suffix -= 1
-    old_end = len(old) - suffix
-    new_end = len(new) - suffix
+    return start, len(old) - suffix, len(new) - suffix
+
+
+def diff_edit(old: bytes, new: bytes, tree: Tree) -> None:
+    """Tell `tree` (parsed from `old`) about the single region where `new` differs."""
+    region = changed_region(old, new)
+    if region is None:
+        return
+    start, old_end, new_end = region
     tree.edit(start, old_end, new_end, _point(old, start), _point(old, old_end),
               _point(new, new_end))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from functools import cache
 from pathlib import PurePath
@@ -58,8 +59,11 @@ _local = threading.local()
 
 
 def language_for_path(path: str | PurePath) -> str | None:
-    p = PurePath(path)
-    return FILENAMES.get(p.name) or EXTENSIONS.get(p.suffix.lower())
+    # String operations: this runs for every file of every walk.
+    name = os.path.basename(os.fspath(path))
+    dot = name.rfind(".")
+    ext = name[dot:].lower() if dot > 0 else ""
+    return EXTENSIONS.get(ext) or FILENAMES.get(name)
 
 
 def language_for_id(language_id: str) -> str | None:

@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from models import paths
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE files(
@@ -36,6 +36,7 @@ CREATE TABLE files(
     mtime_ns INTEGER NOT NULL,
     lines INTEGER NOT NULL,
     has_errors INTEGER NOT NULL,
+    nsymbols INTEGER NOT NULL,
     imports TEXT NOT NULL,
     identifiers TEXT NOT NULL
 );
@@ -201,7 +202,7 @@ class Store:
             (
                 fs,
                 (fs.language, _signed(digest), size, mtime_ns, fs.line_count,
-                 int(fs.has_errors),
+                 int(fs.has_errors), len(fs.definitions),
                  json.dumps([[i.module, i.name, i.alias] for i in fs.imports]),
                  " ".join(sorted(fs.identifiers))),
             )
@@ -216,7 +217,8 @@ class Store:
                     if row is None:
                         file_id = conn.execute(
                             "INSERT INTO files(language, hash, size, mtime_ns, lines, has_errors,"
-                            " imports, identifiers, path) VALUES (?,?,?,?,?,?,?,?,?)",
+                            " nsymbols, imports, identifiers, path)"
+                            " VALUES (?,?,?,?,?,?,?,?,?,?)",
                             (*values, fs.path),
                         ).lastrowid
                     else:
@@ -224,7 +226,7 @@ class Store:
                         conn.execute("DELETE FROM symbols WHERE file_id=?", (file_id,))
                         conn.execute(
                             "UPDATE files SET language=?, hash=?, size=?, mtime_ns=?, lines=?,"
-                            " has_errors=?, imports=?, identifiers=? WHERE id=?",
+                            " has_errors=?, nsymbols=?, imports=?, identifiers=? WHERE id=?",
                             (*values, file_id),
                         )
                     conn.executemany(
@@ -316,6 +318,15 @@ class Store:
                 out.extend(IndexedSymbol.from_row(r) for r in rows)
         return out
 
+    def names_like(self, pattern: str, limit: int) -> list[str]:
+        """Distinct symbol names matching a LIKE pattern (ASCII case-insensitive)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT name FROM symbols WHERE name LIKE ? ESCAPE '\\' LIMIT ?",
+                (pattern, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def symbols_like(self, pattern: str, limit: int) -> list[IndexedSymbol]:
         """Symbols whose name matches a LIKE pattern (ASCII case-insensitive)."""
         with self._lock:
@@ -326,12 +337,15 @@ class Store:
             ).fetchall()
         return [IndexedSymbol.from_row(r) for r in rows]
 
-    def iter_symbols(self) -> Iterator[IndexedSymbol]:
+    def first_symbols(self, limit: int) -> list[IndexedSymbol]:
+        """Symbols in name order (for an empty workspace-symbol query)."""
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_SYMBOL_COLUMNS} FROM symbols s JOIN files f ON s.file_id=f.id"
+                " ORDER BY s.name, f.path, s.idx LIMIT ?",
+                (limit,),
             ).fetchall()
-        return (IndexedSymbol.from_row(r) for r in rows)
+        return [IndexedSymbol.from_row(r) for r in rows]
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(files per language, symbols per language)."""
@@ -339,8 +353,7 @@ class Store:
             files = dict(self._conn.execute(
                 "SELECT language, COUNT(*) FROM files GROUP BY language").fetchall())
             symbols = dict(self._conn.execute(
-                "SELECT f.language, COUNT(*) FROM symbols s JOIN files f ON s.file_id=f.id"
-                " GROUP BY f.language").fetchall())
+                "SELECT language, SUM(nsymbols) FROM files GROUP BY language").fetchall())
         return files, symbols
 
     def size_bytes(self) -> int:

@@ -27,8 +27,9 @@ import xxhash
 from tree_sitter import Tree
 
 from indexer import resolve
-from indexer.extract import FileSymbols, Pos, extract, extract_tree
-from indexer.incremental import Edit, apply_edits, reparse
+from indexer.extract import FileSymbols, Pos, extract, extract_tree, identifiers_in
+from indexer.ignore import ContextPolicy
+from indexer.incremental import Edit, apply_edits, changed_region, reparse
 from indexer.languages import language_for_path, parser_for
 from indexer.store import FileRecord, IndexedSymbol, Store, default_db_path
 from indexer.walk import DEFAULT_MAX_BYTES, SkipReason, Source, WalkEntry, read_source, walk
@@ -146,6 +147,7 @@ class WorkspaceIndex:
         self._open: dict[str, _OpenDoc] = {}
         self._docs_lock = threading.RLock()
         self._build_lock = threading.Lock()
+        self._policy: ContextPolicy | None = None
 
     # ------------------------------------------------------------------ paths
 
@@ -161,6 +163,12 @@ class WorkspaceIndex:
 
     def abs(self, rel: str) -> Path:
         return self.root / rel
+
+    def context_policy(self) -> ContextPolicy:
+        """The policy for this workspace (one instance: its compiled rules are cached)."""
+        if self._policy is None:
+            self._policy = ContextPolicy(self.root, self.extra_excludes)
+        return self._policy
 
     # ------------------------------------------------------------------ building
 
@@ -329,7 +337,20 @@ class WorkspaceIndex:
                 tree = reparse(parser, doc.src, doc.tree, src)
         else:
             tree = parser.parse(src)
-        symbols = extract_tree(rel, language, src, tree)
+        identifiers = None
+        if doc is not None and doc.language == language:
+            # While a document is open its identifiers only grow: the changed lines are added
+            # (cheap on every keystroke); the exact set is recomputed when it is closed.
+            region = changed_region(doc.src, src)
+            if region is None:
+                identifiers = doc.symbols.identifiers
+            elif region[2] - region[0] < 4096:
+                lo = src.rfind(b"\n", 0, region[0]) + 1
+                hi = src.find(b"\n", region[2])
+                hi = len(src) if hi < 0 else hi
+                identifiers = doc.symbols.identifiers | identifiers_in(
+                    language, src, tree, (lo, hi))
+        symbols = extract_tree(rel, language, src, tree, identifiers)
         self.parse_count += 1
         with self._docs_lock:
             self._open[rel] = _OpenDoc(language, text, src, tree, symbols)
@@ -350,10 +371,13 @@ class WorkspaceIndex:
         with self._docs_lock:
             if rel is None or self._open.pop(rel, None) is None:
                 return
-        self.update_file(path)
+        self._update_from_disk(path, force=True)
 
     def update_file(self, path: Path) -> bool:
         """Re-index one file from disk (saved, created or changed outside the editor)."""
+        return self._update_from_disk(path, force=False)
+
+    def _update_from_disk(self, path: Path, *, force: bool) -> bool:
         rel = self.rel(path)
         language = language_for_path(path)
         if rel is None or language is None:
@@ -375,7 +399,7 @@ class WorkspaceIndex:
             self.store.remove_files([rel])
             return False
         record = self.store.file_record(rel)
-        if record is not None and record.hash == src.digest:
+        if record is not None and record.hash == src.digest and not force:
             self.store.touch_file(rel, src.size, st.st_mtime_ns)
             return True
         self._put_source(rel, language, src, st.st_mtime_ns)
@@ -439,18 +463,34 @@ class WorkspaceIndex:
         if limit <= 0:
             return []
         if not query:
-            symbols = sorted(self.store.iter_symbols(), key=lambda s: (s.name, s.path))
-            return symbols[:limit]
-        pattern = _like_pattern(query)
-        candidates = self.store.symbols_like(pattern, 50_000)
-        scored = []
-        for sym in candidates:
-            score = match_score(query, sym.name)
+            return self.store.first_symbols(limit)
+        # Rank distinct names first (cheap), then fetch the symbols of the best ones.
+        names: list[str] = []
+        if len(query) <= 2:
+            # Very short queries match most names: prefixes first, and only those when they
+            # are enough to fill the answer.
+            escaped = "".join("\\" + c if c in "%_\\" else c for c in query)
+            names = self.store.names_like(escaped + "%", 50_000)
+            if len(names) < limit:
+                names = []
+        if not names:
+            names = self.store.names_like(_like_pattern(query), 50_000)
+        ranked = []
+        for name in names:
+            score = match_score(query, name)
             if score is not None:
-                scored.append((score, len(sym.name), _KIND_RANK.get(sym.kind, 9), sym.path,
-                               sym.start, sym))
-        scored.sort(key=lambda t: t[:5])
-        return [t[5] for t in scored[:limit]]
+                ranked.append((score, len(name), name))
+        ranked.sort()
+        out: list[IndexedSymbol] = []
+        start = 0
+        while len(out) < limit and start < len(ranked):
+            batch = [name for _, _, name in ranked[start : start + limit]]
+            order = {name: i for i, name in enumerate(batch)}
+            found = self.store.symbols_named(batch)
+            found.sort(key=lambda s: (order[s.name], _KIND_RANK.get(s.kind, 9), s.path, s.start))
+            out.extend(found)
+            start += limit
+        return out[:limit]
 
     def document_symbols(self, path: Path) -> list[DocumentSymbol]:
         """The file's definitions as a tree: classes contain their methods."""
@@ -573,6 +613,13 @@ def _words(name: str) -> list[str]:
 def _word_starts_match(query: str, words: list[str]) -> bool:
     """Can `query` be spelled by taking a (possibly empty) prefix of each word, in order?"""
     q = query.replace("_", "")
+    if not q:
+        return False
+    starts = [w[0] for w in words]
+    if q[0] not in starts:
+        return False  # the common case: rejected without the search below
+    if len(q) == 1:
+        return True
     memo: dict[tuple[int, int], bool] = {}
 
     def go(qi: int, wi: int) -> bool:

@@ -6,9 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lsp_server.config import Config
-from models.default_model import ensure_default_model
-from models.paths import models_dir
-from models.registry import get_entry
+from models.default_model import ensure_default_model, ensure_model
 from tiers.errors import LspServerError, ModelLoadError
 
 
@@ -19,13 +17,14 @@ def resolve_model(config: Config) -> Path | None:
         return Path(local.model_path).expanduser()
     if local.model:
         try:
-            entry = get_entry(local.model)
+            path = ensure_model(local.model)
+        except ModelLoadError:
+            raise
         except LspServerError as exc:
             raise ModelLoadError(str(exc), user_message=exc.user_message) from exc
-        path = models_dir() / entry.filename
-        if not path.is_file():
+        if path is None:
             raise ModelLoadError(
-                f"model {local.model} is not installed ({path})",
+                f"model {local.model} is not installed",
                 user_message=f"Model {local.model} is not installed: run "
                 f"`lsp-server models pull {local.model}`.",
             )

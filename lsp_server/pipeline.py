@@ -6,13 +6,16 @@ benchmarks, so that all of them measure the same thing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lsp_server.config import Config
 from lsp_server.documents import Snapshot
-from tiers.base import CancelToken, Completion, CompletionRequest, Mode
+from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode
+from tiers.completion_cache import CompletionCache, request_key
 from tiers.postprocess import current_line_suffix, initial_mode
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,9 @@ class Decision:
 def text_gate(prefix: str, suffix: str, cfg: Config) -> Decision:
     """Skip where a suggestion is useless; otherwise single or multi-line, from the text alone."""
     rest = current_line_suffix(suffix)
-    if prefix and (prefix[-1].isalnum() or prefix[-1] == "_") and rest[:1].isalnum():
+    if prefix and (prefix[-1].isalnum() or prefix[-1] == "_") and (
+        rest[:1].isalnum() or rest[:1] == "_"
+    ):
         return Decision(Mode.SKIP, 0, "inside a word")
     meaningful = [c for c in rest.strip() if c not in _CLOSERS]
     if len(meaningful) > cfg.completion.max_chars_right:
@@ -49,6 +54,9 @@ class CompletionPipeline:
         self.tier = tier  # tiers.router.Router, or a single tier
         self._gate = gate  # callable(snapshot, path) -> Decision; text_gate when None
         self._context = context  # callable(snapshot, path, budget) -> Sequence[ContextChunk]
+        self.cache = CompletionCache()
+        self.speculation_enabled = True
+        self._speculation: tuple[int, CancelToken, asyncio.Future[None]] | None = None
 
     def decide(self, snap: Snapshot, path: str) -> Decision:
         if self._gate is not None:
@@ -94,7 +102,61 @@ class CompletionPipeline:
         request = self.request_for(snap, path, force=force)
         if request is None:
             return None
+        return await self.complete_request(request, cancel)
+
+    async def complete_request(
+        self, request: CompletionRequest, cancel: CancelToken
+    ) -> Completion | None:
+        """The answer from the cache, from a speculation already computing it, or a tier."""
+        hit = self.cache.get(request)
+        if hit is not None:
+            return hit
+        key = request_key(request)
+        spec = self._speculation
+        if spec is not None and spec[0] == key and not spec[2].done():
+            # The user accepted the suggestion whose follow-up is being computed: join it.
+            with contextlib.suppress(CancelledError, asyncio.CancelledError):
+                await asyncio.shield(spec[2])
+            hit = self.cache.get(request)
+            if hit is not None:
+                return hit
+        else:
+            self.cancel_speculation()
         result = await self.tier.complete(request, cancel)
         if result is None or not result.text.strip():
             return None
+        self.cache.put(request, result)
         return result
+
+    def cancel_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation[1].cancel("a newer request")
+            self._speculation = None
+
+    def speculate(self, snap: Snapshot, shown: Completion, path: str = "") -> None:
+        """Compute, in the background, the suggestion for the state where `shown` is accepted.
+
+        Its result lands in the cache; any newer request for another state cancels it.
+        """
+        if not self.speculation_enabled:
+            return
+        text = snap.prefix + shown.text
+        accepted = Snapshot(snap.uri, snap.language_id, snap.version, text + snap.suffix, len(text))
+        request = self.request_for(accepted, path)
+        if request is None or self.cache.get(request) is not None:
+            return
+        self.cancel_speculation()
+        token = CancelToken()
+        task = asyncio.ensure_future(self._speculate(request, token))
+        self._speculation = (request_key(request), token, task)
+
+    async def _speculate(self, request: CompletionRequest, cancel: CancelToken) -> None:
+        try:
+            result = await self.tier.complete(request, cancel)
+        except (CancelledError, asyncio.CancelledError):
+            return
+        except Exception:
+            log.debug("speculation failed", exc_info=True)
+            return
+        if result is not None and result.text.strip() and not cancel.cancelled:
+            self.cache.put(request, result)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,6 +205,7 @@ class CompletionServer(LanguageServer):
         if last is not None and last[:2] == (snap.version, snap.offset):
             return last[2]  # the other kind of request just computed this very answer
         token = self.scheduler.begin(f"{kind}:{uri}")
+        started = time.perf_counter()
         try:
             delay = self.typing.debounce(uri, cfg.debounce_ms, cfg.max_debounce_ms)
             if delay:
@@ -220,12 +223,31 @@ class CompletionServer(LanguageServer):
         self._check_current(snap)
         if result is not None:
             self._last[uri] = (snap.version, snap.offset, result)
+            if kind == "inline":
+                self.pipeline.speculate(snap, result, self.relpath(uri))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("metrics %s", json.dumps(_metrics(kind, uri, result, started)))
         return result
 
     def _check_current(self, snap: Snapshot) -> None:
         doc = self.docs.get(snap.uri)
         if doc is None or not doc.in_sync or doc.version != snap.version:
             raise JsonRpcContentModified("the document changed while the completion was computed")
+
+
+def _metrics(kind: str, uri: str, result: Completion | None, started: float) -> dict[str, Any]:
+    """One line per answered request, for benchmarks and debugging."""
+    return {
+        "kind": kind,
+        "uri": uri,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "tier": result.tier if result else "",
+        "cached": bool(result and result.cached),
+        "promptTokens": result.prompt_tokens if result else 0,
+        "evaluatedTokens": result.evaluated_tokens if result and not result.cached else 0,
+        "generatedTokens": result.generated_tokens if result and not result.cached else 0,
+        "chars": len(result.text) if result else 0,
+    }
 
 
 def _level(name: str) -> int:

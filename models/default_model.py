@@ -29,3 +29,12 @@ def ensure_default_model(
     `tiers.errors.ModelLoadError` when the parts are incomplete or assemble to a wrong sha256.
     """
     return ensure_assembled(default_entry(), dest_dir or models_dir(), progress=progress)
+
+
+def ensure_model(
+    model_id: str, *, dest_dir: Path | None = None, progress: Progress | None = None,
+) -> Path | None:
+    """The verified file of any registry model: installed, or assembled from installed PyPI
+    parts; None when neither (then `lsp-server models pull ID` gets it). Raises
+    `models.registry.RegistryError` for an unknown id and ModelLoadError for bad parts."""
+    return ensure_assembled(get_entry(model_id), dest_dir or models_dir(), progress=progress)

@@ -117,7 +117,9 @@ def remove_with_stamp(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def install_lock(dest_dir: Path, filename: str, *, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+def install_lock(
+    dest_dir: Path, filename: str, *, timeout: float = LOCK_TIMEOUT_S,
+) -> Iterator[None]:
     """One writer per model file across processes (two servers starting at once)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(dest_dir / f".{filename}.lock"))

@@ -92,7 +92,9 @@ def _expand_parts(raw: dict[str, Any], model_id: str) -> PypiParts:
             for n in range(1, count + 1)
         )
     except (KeyError, ValueError, IndexError, TypeError) as e:
-        raise RegistryError(f"registry: model {model_id!r} has a malformed [pypi] table: {e}") from e
+        raise RegistryError(
+            f"registry: model {model_id!r} has a malformed [pypi] table: {e}",
+        ) from e
     if count < 1:
         raise RegistryError(f"registry: model {model_id!r}: pypi.count must be at least 1")
     return PypiParts(version=version, parts=parts)

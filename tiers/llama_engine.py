@@ -9,6 +9,7 @@ most of the per-token overhead of the Python binding.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import logging
 import time
@@ -18,11 +19,40 @@ from pathlib import Path
 
 import numpy as np
 
+from models.gguf_info import check_gguf
+from models.gpu import gpu_info
 from models.templates import FimTemplate, Piece, Special, detect_template, template_for
 from tiers.base import CancelToken
 from tiers.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
+
+# A second sequence holds a reused chunk of the KV cache while tokens are inserted before it.
+_STAGING_SEQ = 1
+
+
+@contextlib.contextmanager
+def _two_sequences():
+    """Make `llama_cpp.Llama` create its context with two sequences in one unified KV cache.
+
+    The binding does not expose `n_seq_max`; it reads the defaults from this function while
+    constructing, in the calling thread (the model's worker thread, once per load).
+    """
+    import llama_cpp.llama_cpp as capi
+
+    original = capi.llama_context_default_params
+
+    def patched():
+        params = original()
+        params.n_seq_max = 2
+        params.kv_unified = True
+        return params
+
+    capi.llama_context_default_params = patched
+    try:
+        yield
+    finally:
+        capi.llama_context_default_params = original
 
 
 @dataclass
@@ -54,6 +84,11 @@ class LlamaEngine:
         self._n_vocab = self._llm.n_vocab()
         self._special_ids: dict[str, int | None] = {}
         self._pieces: dict[int, bytes] = {}
+        # Tokens whose KV cells the cache holds, by position; the first `_prompt_len` of them
+        # are the last prompt, the rest were generated after it.
+        self._cached: list[int] = []
+        self._prompt_len = 0
+        self.min_shift_reuse = 8  # shorter matching tails are cheaper to re-evaluate
         self.template = self._choose_template(config.family)
         self._stop_ids = {
             i for t in self.template.stop if (i := self.special_id(t)) is not None
@@ -72,24 +107,21 @@ class LlamaEngine:
                 user_message=f"Model file not found: {path}. Set `local.model_path` or run "
                 "`lsp-server models pull`.",
             )
-        try:
-            from models.gguf_info import check_gguf
-        except ImportError:  # model management not installed: llama.cpp still checks the file
-            check_gguf = None
-        if check_gguf is not None:
-            check_gguf(path)
+        vram = (gpu_info().free_vram or 0) if config.n_gpu_layers else 0
+        check_gguf(path, context_size=config.n_ctx, vram_bytes=vram)
         threads = config.n_threads or _default_threads()
         try:
-            return llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=config.n_ctx,
-                n_batch=config.n_batch,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=config.n_gpu_layers,
-                logits_all=False,
-                verbose=False,
-            )
+            with _two_sequences():
+                return llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=config.n_ctx,
+                    n_batch=config.n_batch,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_gpu_layers=config.n_gpu_layers,
+                    logits_all=False,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(
                 f"llama.cpp could not load {path}: {exc}",
@@ -156,20 +188,63 @@ class LlamaEngine:
 
     # -- generation ---------------------------------------------------------------------------
 
-    def _reuse_prefix(self, tokens: Sequence[int]) -> int:
-        """Keep the longest common prefix of the KV cache; return the tokens still to evaluate."""
+    def _decode(self, tokens: Sequence[int], start: int) -> None:
+        """Evaluate `tokens` at positions start, start+1, ... (logits for the last one)."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens]
-        n = min(len(cached), len(tokens))
-        if n:
-            diff = np.nonzero(cached[:n] != np.asarray(tokens[:n], dtype=cached.dtype))[0]
-            common = int(diff[0]) if len(diff) else n
+        for i in range(0, len(tokens), llm.n_batch):  # nothing to do for no tokens
+            chunk = tokens[i : i + llm.n_batch]
+            llm._batch.set_batch(batch=chunk, n_past=start + i, logits_all=False)
+            llm._ctx.decode(llm._batch)
+
+    def _prepare(self, prompt: Sequence[int]) -> int:
+        """Bring the KV cache to exactly `prompt`, evaluating as little as possible.
+
+        Keeps the longest common prefix with what the cache holds. Then, when the end of the
+        new prompt (before its last token) matches the end of the previous prompt — the suffix
+        of a FIM prompt while the user types in the prefix — that chunk's cells are kept and
+        shifted to their new positions (llama.cpp's sequence remove / add), so only the
+        changed tokens in between and the last token are evaluated. The shifted chunk keeps
+        attention computed over the previous text around the edit, as llama-server's
+        `--cache-reuse` does. Returns the number of tokens evaluated.
+        """
+        ctx = self._llm._ctx
+        old, old_len = self._cached, self._prompt_len
+        n = len(prompt)
+        common = 0
+        limit = min(len(old), n - 1)  # the last token is always evaluated: it gives the logits
+        while common < limit and old[common] == prompt[common]:
+            common += 1
+        tail = 0
+        if old_len > common + 1:
+            max_tail = min(old_len - 1 - common, n - 1 - common)
+            while tail < max_tail and old[old_len - 2 - tail] == prompt[n - 2 - tail]:
+                tail += 1
+        if tail >= self.min_shift_reuse:
+            old_start, new_start = old_len - 1 - tail, n - 1 - tail
+            ctx.kv_cache_seq_rm(0, common, old_start)
+            ctx.kv_cache_seq_rm(0, old_len - 1, -1)
+            # llama.cpp only appends to a sequence (positions must stay consecutive), so the
+            # kept chunk waits in sequence 1 while the changed tokens are appended before it.
+            ctx.kv_cache_seq_cp(0, _STAGING_SEQ, old_start, old_len - 1)
+            ctx.kv_cache_seq_rm(0, old_start, old_len - 1)
+            if new_start != old_start:
+                ctx.kv_cache_seq_shift(_STAGING_SEQ, old_start, old_len - 1, new_start - old_start)
+            self._decode(prompt[common:new_start], common)
+            ctx.kv_cache_seq_cp(_STAGING_SEQ, 0, new_start, n - 1)
+            ctx.kv_cache_seq_rm(_STAGING_SEQ, -1, -1)
+            self._decode(prompt[n - 1 :], n - 1)
+            evaluated = new_start - common + 1
         else:
-            common = 0
-        # The last prompt token is always evaluated: its logits start the generation.
-        common = min(common, len(tokens) - 1)
-        llm.n_tokens = common
-        return common
+            ctx.kv_cache_seq_rm(0, common, -1)
+            self._decode(prompt[common:], common)
+            evaluated = n - common
+        self._cached = list(prompt)
+        self._prompt_len = n
+        return evaluated
+
+    def reset_cache(self) -> None:
+        self._llm._ctx.kv_cache_seq_rm(0, 0, -1)
+        self._cached, self._prompt_len = [], 0
 
     def generate(
         self,
@@ -195,15 +270,18 @@ class LlamaEngine:
         if len(prompt) > room:
             raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context ({room})")
         cancel.raise_if_cancelled()
-        reused = self._reuse_prefix(prompt)
-        to_eval = list(prompt[reused:])
-        llm.eval(to_eval)
+        try:
+            evaluated = self._prepare(prompt)
+        except Exception:
+            self.reset_cache()  # a failed decode leaves the cache in an unknown state
+            raise
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""
         logprob_sum = 0.0
         n_gen = 0
         reason = "length"
         overdue_from: int | None = None
+        overdue_tokens = 0
         ctx = llm._ctx.ctx
         while n_gen < max_tokens:
             if cancel.cancelled:
@@ -227,21 +305,24 @@ class LlamaEngine:
             if deadline is not None and time.monotonic() > deadline:
                 # Past the budget, finish the line being written, then stop.
                 if overdue_from is None:
-                    overdue_from = len(text)
+                    overdue_from, overdue_tokens = len(text), n_gen
                 nl = text.find("\n", overdue_from)
-                if not finish_line_after_deadline or (nl >= 0 and text[:nl].strip()):
-                    text = text[:nl] if nl >= 0 else text
+                line_done = nl >= 0 and bool(text[:nl].strip())
+                # A line that does not end soon is not worth waiting for either.
+                if not finish_line_after_deadline or line_done or n_gen - overdue_tokens >= 16:
+                    text = text[:nl] if line_done else text
                     reason = "budget"
                     break
             if n_gen >= max_tokens:
                 break
-            llm.eval([token])
+            self._decode([token], len(self._cached))
+            self._cached.append(token)
         text += decoder.decode(b"", final=True)
         return Generation(
             text=text,
             tokens=n_gen,
             prompt_tokens=len(prompt),
-            evaluated_tokens=len(to_eval),
+            evaluated_tokens=evaluated,
             mean_logprob=(logprob_sum / n_gen) if n_gen else None,
             stop_reason=reason,
             elapsed_ms=(time.perf_counter() - t0) * 1000,

@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.gguf_info import read_gguf
+from models.gpu import choose_gpu_layers
 from models.templates import FimTemplate, build_prompt
 from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
 from tiers.errors import ModelLoadError
@@ -223,13 +225,9 @@ class LocalTier:
 
 
 def _gpu_layers(requested: int, model_path: Path) -> int:
-    """All layers on a GPU backend when the model fits (decided by models.gpu), else none."""
+    """All layers on a GPU backend when the model fits, fewer when it does not, else none."""
     try:
-        from models.gpu import choose_gpu_layers
-    except ImportError:
-        return 0 if requested < 0 else requested
-    try:
-        size = model_path.stat().st_size
-    except OSError:
-        return 0
-    return choose_gpu_layers(size, 0, requested)
+        info = read_gguf(model_path)
+    except ModelLoadError:
+        return 0  # the load itself reports what is wrong with the file
+    return choose_gpu_layers(info.data_end - info.data_offset, info.n_layers or 0, requested)

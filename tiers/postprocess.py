@@ -91,6 +91,10 @@ def early_stop(
     pos = 0
     for i, line in enumerate(lines[:-1]):
         if i > 0 and line.strip() and _indent_width(line) < width:
+            # A line that only closes the block (`}`, `]);`) ends it and belongs to it; the
+            # suffix-overlap step drops it when the document already has it.
+            if line.strip()[0] in _CLOSE and not line.strip().strip(")]};,"):
+                return pos + len(line)
             return max(pos - 1, 0)
         pos += len(line) + 1
     if "\n\n\n" in text:

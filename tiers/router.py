@@ -24,7 +24,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, Tier
+from tiers.base import (
+    CancelledError,
+    CancelToken,
+    Completion,
+    CompletionRequest,
+    Mode,
+    Tier,
+    TierInfo,
+)
 from tiers.errors import LspServerError, RemoteError, TierUnavailableError
 from tiers.remote.health import CLOSED, RemoteHealth
 from tiers.settings import RouterSettings
@@ -52,6 +60,9 @@ class RouterStatus:
     # "offline-auto": a single word for a status bar.
     remote_state: str = "disabled"
     message: str = ""  # a short sentence describing remote_state, safe to show
+    # An outage: the remote is paused (circuit open) or offline after connection failures; a
+    # single failed call is not one (a slow server that sometimes times out does not flap).
+    outage: bool = False
     notify: bool = False  # True on the one status that starts or ends an outage
 
     def to_dict(self) -> dict[str, object]:
@@ -66,6 +77,7 @@ class RouterStatus:
             "circuit": self.circuit,
             "remoteState": self.remote_state,
             "message": self.message,
+            "outage": self.outage,
         }
 
 
@@ -116,6 +128,9 @@ class Router:
         self._reachable: bool | None = None  # for remote tiers without health()
         self._last_error = ""
         self._background: set[asyncio.Task[object]] = set()
+        set_offline = getattr(remote, "set_offline", None)
+        if callable(set_offline):
+            set_offline(settings.offline)
         self._status = self._compute(notify=False)
         listen = getattr(remote, "add_listener", None)
         if callable(listen):
@@ -129,6 +144,9 @@ class Router:
     def set_offline(self, offline: bool) -> None:
         """Switch the offline setting (a command or a configuration change)."""
         self.settings.offline = offline
+        set_offline = getattr(self.remote, "set_offline", None)
+        if callable(set_offline):
+            set_offline(offline)  # the remote also stops its probes
         self.refresh_status()
 
     def set_strategy(self, strategy: str) -> None:
@@ -174,6 +192,10 @@ class Router:
             state, msg = "ok", "Remote model reachable."
         else:
             state, msg = "unknown", "Remote model configured."
+        # Without health() (a plain Tier), a failed call is all we know: count it as an outage.
+        outage = state in ("circuit-open", "offline-auto") or (
+            state == "unreachable" and health is None
+        )
         if detail and state in _OUTAGE_STATES:
             msg = f"{msg} ({detail})"
         if s.offline:
@@ -193,6 +215,7 @@ class Router:
             circuit=circuit,
             remote_state=state,
             message=msg,
+            outage=outage,
             notify=False,
         )
 
@@ -202,8 +225,7 @@ class Router:
         old = self._status
         if replace(new, message="") == replace(old, message="", notify=False):
             return
-        was_out = old.remote_state in _OUTAGE_STATES
-        is_out = new.remote_state in _OUTAGE_STATES
+        was_out, is_out = old.outage, new.outage
         notify = (is_out and not was_out) or (was_out and new.remote_state == "ok")
         if was_out and is_out:
             # Same outage, another shade of it: keep the first message so nothing is re-shown.
@@ -220,11 +242,10 @@ class Router:
 
     # ------------------------------------------------------------------ tier protocol
 
-    def info(self):  # -> TierInfo of the tier that would answer an ordinary request
+    def info(self) -> TierInfo:
+        """Facts of the tier that answers an ordinary request (the local one when present)."""
         tier = self.local if self.local is not None else self.remote
         if tier is None:
-            from tiers.base import TierInfo
-
             return TierInfo("router", "", False, 0, 0.0, available=False, detail="no tier")
         return tier.info()
 
@@ -261,11 +282,19 @@ class Router:
         )
         if remote_first:
             return await self._hedged(request, cancel)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         local = await self._call_local(request, cancel)
         if _confident(local, self.settings.min_mean_logprob):
             return local
         cancel.raise_if_cancelled()
-        remote = await self._call_remote(request, cancel, self._deadline(request))
+        deadline = self._deadline(request)
+        if deadline is not None:
+            # Escalation gets what is left of the deadline, not a fresh one.
+            deadline = max(deadline - (loop.time() - started), 0.0)
+            if deadline == 0.0:
+                return local
+        remote = await self._call_remote(request, cancel, deadline)
         return remote if _useful(remote) else local
 
     def _deadline(self, request: CompletionRequest) -> float | None:
@@ -288,20 +317,25 @@ class Router:
         except LspServerError as e:
             log.warning("local tier failed: %s", e)
             return None
+        except Exception:  # a bug or a native failure in the tier: contained, logged
+            log.exception("local tier crashed")
+            return None
 
     async def _call_remote(
         self, request: CompletionRequest, cancel: CancelToken, deadline: float | None
     ) -> Completion | None:
+        """The remote's answer, or None on any failure; never waits past `deadline`."""
         assert self.remote is not None
+        token = CancelToken()  # ours to set on timeout without touching the caller's
+        linker = asyncio.create_task(_link(cancel, (token,)))
         try:
             async with asyncio.timeout(deadline):
-                result = await self.remote.complete(request, cancel)
+                result = await self.remote.complete(request, token)
         except CancelledError:
             if cancel.cancelled:
                 raise
             return None
         except TimeoutError:
-            cancel.cancel("deadline")
             self._note_remote(False, "timeout")
             return None
         except TierUnavailableError as e:
@@ -314,6 +348,13 @@ class Router:
         except LspServerError as e:
             log.info("remote tier failed: %s", e.user_message)
             return None
+        except Exception:
+            log.exception("remote tier crashed")
+            self._note_remote(False, "error")
+            return None
+        finally:
+            token.cancel("done")
+            linker.cancel()
         self._note_remote(True, "")
         return result
 
@@ -325,22 +366,24 @@ class Router:
         loop = asyncio.get_running_loop()
         deadline = self._deadline(request)
         end = None if deadline is None else loop.time() + deadline
-        r_cancel, l_cancel = CancelToken(), CancelToken()
-        linker = asyncio.create_task(_link(cancel, (r_cancel, l_cancel)))
-        remote_task = asyncio.create_task(self._call_remote(request, r_cancel, deadline))
+        l_cancel = CancelToken()
+        linker = asyncio.create_task(_link(cancel, (l_cancel,)))
+        remote_task = asyncio.create_task(self._call_remote(request, cancel, deadline))
         local_task: asyncio.Task[Completion | None] | None = None
         try:
             hedge = self.settings.hedge_ms / 1000.0
             if end is not None:
                 hedge = min(hedge, max(end - loop.time(), 0.0))
-            await asyncio.wait({remote_task, linker}, timeout=hedge)
+            await asyncio.wait(
+                {remote_task, linker}, timeout=hedge, return_when=asyncio.FIRST_COMPLETED
+            )
             cancel.raise_if_cancelled()
             if remote_task.done() and _useful(remote_task.result()):
                 return remote_task.result()
             if self.local is not None:
                 local_task = asyncio.create_task(self._call_local(request, l_cancel))
             if not remote_task.done():
-                await asyncio.wait({remote_task, linker})
+                await asyncio.wait({remote_task, linker}, return_when=asyncio.FIRST_COMPLETED)
                 cancel.raise_if_cancelled()
             remote = remote_task.result()
             if _useful(remote):
@@ -360,10 +403,7 @@ class Router:
             linker.cancel()
             for t in (remote_task, local_task):
                 if t is not None and not t.done():
-                    if t is remote_task:
-                        r_cancel.cancel(cancel.reason or "abandoned")
-                    else:
-                        l_cancel.cancel(cancel.reason or "abandoned")
+                    l_cancel.cancel(cancel.reason or "abandoned")
                     t.cancel()
                     t.add_done_callback(_retrieve)
                     self._background.add(t)

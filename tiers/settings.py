@@ -35,6 +35,19 @@ class RemoteSettings:
     inline_timeout_ms: int = 1500
     edit_timeout_ms: int = 30000
     max_response_bytes: int = 1_000_000
+    # FIM template family for OpenAI-compatible /v1/completions servers without working `suffix`
+    # support ("qwen", "starcoder", ...): the prompt is rendered with its control tokens.
+    family: str = ""
+    temperature: float = 0.0
+    stream: bool = True  # stream replies, so a finished line or block ends the request early
+    connect_timeout_ms: int = 3000
+    edit_retries: int = 2  # inline requests are never retried
+    backoff_ms: int = 500  # first retry delay of an edit, doubled each time
+    max_retry_after_ms: int = 10000  # longest Retry-After honoured
+    circuit_failures: int = 3  # consecutive failures that open the circuit
+    circuit_cooldown_ms: int = 30000
+    offline_after: int = 3  # consecutive connection failures that switch to offline
+    probe_interval_ms: int = 30000  # while offline (auto): how often a quiet probe runs
 
 
 @dataclass

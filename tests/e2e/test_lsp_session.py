@@ -120,7 +120,10 @@ async def test_inline_completion_continues_code(client: LanguageClient):
 
 async def test_typing_then_completion_item(client: LanguageClient):
     # Non-ASCII before the cursor, so the range is only right in the negotiated encoding.
-    text = 'import math\n\n\ndef area_of_circle(radius):\n    """Circle area 📐."""\n    s = "📐"; return math.'
+    text = (
+        'import math\n\n\ndef area_of_circle(radius):\n    """Circle area 📐."""\n'
+        '    s = "📐"; return math.'
+    )
     uri = _open(client, "typed.py", text[: -len("math.")])
     # Type "math." as an incremental change at the end of the last line.
     enc = _encoding(client)

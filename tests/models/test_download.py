@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -88,7 +87,7 @@ def test_interrupted_download_leaves_only_part_then_resumes(model_bytes, tmp_pat
     cut = len(model_bytes) // 2
     with serve({URL_PATH: model_bytes}, Faults(cut_after=cut, cuts=1)) as srv:
         monkeypatch.setenv("HF_ENDPOINT", srv.base_url)
-        with pytest.raises(ModelLoadError, match="test-model.gguf.*failed after 0 retries"):
+        with pytest.raises(ModelLoadError, match=r"test-model\.gguf.*failed after 0 retries"):
             pull(entry, dest, progress=False, retries=0, sleep=no_sleep)
     assert not (dest / entry.filename).exists()
     assert part_path(dest / entry.filename).stat().st_size == cut

@@ -63,7 +63,9 @@ def test_no_room_at_all_gives_zero():
 def test_nvidia_smi_output_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # A stand-in nvidia-smi answering as the real one does with these flags.
     exe = tmp_path / "nvidia-smi"
-    exe.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 80000, 81559'\necho 'Odd, [N/A], [N/A]'\n")
+    exe.write_text(
+        "#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 80000, 81559'\necho 'Odd, [N/A], [N/A]'\n"
+    )
     exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     devs = nvidia_devices()

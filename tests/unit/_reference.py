@@ -12,8 +12,29 @@ ENCODINGS = ("utf-8", "utf-16", "utf-32")
 # characters (a surrogate pair in UTF-16), combining marks, every LSP line end, and characters
 # that str.splitlines() would take for line ends but LSP does not.
 PIECES = (
-    "a", "Z", "_", " ", "\t", "(", ")", "é", "ß", "中", "文", "€", "😀", "🐍", "𝔘", "\U0010ffff",
-    "e\u0301", "\n", "\r", "\r\n", "\u2028", "\x0c", "\x85",
+    "a",
+    "Z",
+    "_",
+    " ",
+    "\t",
+    "(",
+    ")",
+    "é",
+    "ß",
+    "中",
+    "文",
+    "€",
+    "😀",
+    "🐍",
+    "𝔘",
+    "\U0010ffff",
+    "e\u0301",
+    "\n",
+    "\r",
+    "\r\n",
+    "\u2028",
+    "\x0c",
+    "\x85",
 )
 
 

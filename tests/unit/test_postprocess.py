@@ -16,7 +16,7 @@ S, M = Mode.SINGLE_LINE, Mode.MULTI_LINE
 
 
 def _request(prefix: str, suffix: str, mode: Mode = S) -> CompletionRequest:
-    return CompletionRequest(uri="file:///w/a.py", version=1, prefix=prefix, suffix=suffix, mode=mode)
+    return CompletionRequest("file:///w/a.py", 1, prefix=prefix, suffix=suffix, mode=mode)
 
 
 # (name, prefix, suffix, mode, raw model output, expected suggestion)
@@ -218,9 +218,7 @@ def _stream(request: CompletionRequest, chunks: Iterable[str], **kw) -> list[int
         pytest.param(
             "x = ", S, ["foo", "(1)", "\n", "bar"], [None, None, 6], id="single: stop at newline"
         ),
-        pytest.param(
-            "x = ", S, ["foo(1)\nbar"], [6], id="single: newline inside a chunk"
-        ),
+        pytest.param("x = ", S, ["foo(1)\nbar"], [6], id="single: newline inside a chunk"),
         pytest.param(
             "x = 1", S, ["\n", "y = 2", "\n"], [None, None, 6], id="single: leading newline allowed"
         ),

@@ -74,35 +74,21 @@ class CircuitBreaker:
 
 
 class OfflineSwitch:
-    """Goes offline after N consecutive connection failures; asks for a quiet probe periodically."""
+    """Goes offline after N consecutive connection failures; the tier then probes periodically."""
 
-    def __init__(
-        self,
-        after: int = 3,
-        probe_interval_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, after: int = 3) -> None:
         self.after = max(1, after)
-        self.probe_interval_s = probe_interval_s
-        self._clock = clock
         self._failures = 0
         self.offline = False
-        self._next_probe = 0.0
 
-    def connect_failure(self) -> None:
+    def connect_failure(self) -> bool:
+        """Count one; True when this failure switched the tier offline."""
         self._failures += 1
-        if self._failures >= self.after:
-            if not self.offline:
-                self.offline = True
-            self._next_probe = self._clock() + self.probe_interval_s
+        if self._failures >= self.after and not self.offline:
+            self.offline = True
+            return True
+        return False
 
     def connected(self) -> None:
         self._failures = 0
         self.offline = False
-
-    def probe_due(self) -> bool:
-        """True once per interval while offline; the caller then probes (and reports back)."""
-        if self.offline and self._clock() >= self._next_probe:
-            self._next_probe = self._clock() + self.probe_interval_s
-            return True
-        return False

@@ -1,3 +1,4 @@
+# ruff: noqa
 """Module docstring."""
 import os
 import os.path as osp

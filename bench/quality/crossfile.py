@@ -1,0 +1,193 @@
+"""A cross-file next-line set, built from pinned PyPI source distributions.
+
+In each project, a sample is the first line of a file that uses a name imported from another
+module of the same project (`from .models import Request` ... `Request(...)` later): before that
+line the file shows only the import, so writing the line well takes the other file's
+definition, which is what the index's context is for. The line is emptied up to its
+indentation and the cursor put there; the reference is the line's text.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.quality.data import DataError, Sample
+
+# Pinned, pure-Python projects whose modules import from one another.
+PROJECTS: tuple[tuple[str, str], ...] = (
+    ("requests", "2.32.3"),
+    ("click", "8.1.7"),
+    ("marshmallow", "3.21.3"),
+    ("httpx", "0.27.2"),
+    ("jinja2", "3.1.4"),
+)
+SET_NAME = "crossfile-py"
+MIN_LINE_CHARS = 8
+_SKIP_PARTS = {"docs", "doc", "examples", "build", ".tox"}
+
+
+def fetch(work: Path, projects=PROJECTS) -> list[Path]:
+    """Download (once) and unpack each sdist; the unpacked project folders."""
+    sdists, src = work / "sdists", work / "src"
+    sdists.mkdir(parents=True, exist_ok=True)
+    src.mkdir(parents=True, exist_ok=True)
+    roots = []
+    for name, version in projects:
+        root = src / f"{name}-{version}"
+        if not root.is_dir():
+            archive = _download(name, version, sdists)
+            with tarfile.open(archive) as tar:
+                tar.extractall(src, filter="data")
+            unpacked = [p for p in src.iterdir() if p.name.lower() == root.name.lower()]
+            if not unpacked:
+                raise DataError(f"{archive.name} did not unpack to {root.name}/")
+            if unpacked[0] != root:
+                unpacked[0].rename(root)
+        roots.append(root)
+    return roots
+
+
+def _download(name: str, version: str, dest: Path) -> Path:
+    def found() -> list[Path]:
+        return [p for p in dest.glob("*.tar.gz")
+                if p.name.lower().startswith(f"{name.lower()}-{version}.")]
+
+    if not found():
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+               "--no-binary", ":all:", f"{name}=={version}", "-d", str(dest)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not found():
+            raise DataError(f"pip download {name}=={version} failed: {proc.stderr.strip()}")
+    return found()[0]
+
+
+@dataclass(frozen=True)
+class _Module:
+    name: str  # dotted
+    path: Path
+    tree: ast.Module
+    top_names: frozenset[str]
+
+
+def _module_name(rel: Path) -> str:
+    parts = list(rel.with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _top_names(tree: ast.Module) -> frozenset[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return frozenset(names)
+
+
+def _modules(root: Path) -> dict[str, _Module]:
+    mods: dict[str, _Module] = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if _SKIP_PARTS & set(rel.parts) or rel.name in ("setup.py", "conftest.py"):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        name = _module_name(rel)
+        mods[name] = _Module(name, path, tree, _top_names(tree))
+    return mods
+
+
+def _resolve(mod: _Module, node: ast.ImportFrom) -> str | None:
+    if node.level:
+        base = mod.name.split(".")
+        is_pkg = mod.path.name == "__init__.py"
+        base = base if is_pkg else base[:-1]
+        base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+        return ".".join([*base, node.module] if node.module else base)
+    return node.module
+
+
+def _imported(mod: _Module, mods: dict[str, _Module]) -> dict[str, tuple[str, bool]]:
+    """Local name -> (defining module, is_module) for names imported from the project."""
+    out: dict[str, tuple[str, bool]] = {}
+    for node in mod.tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        target = _resolve(mod, node)
+        if not target or target == mod.name:
+            continue
+        for alias in node.names:
+            local = alias.asname or alias.name
+            sub = f"{target}.{alias.name}"
+            if sub in mods and sub != mod.name:
+                out[local] = (sub, True)
+            elif (target in mods and alias.name in mods[target].top_names
+                  and alias.name not in mod.top_names):
+                out[local] = (target, False)
+    return out
+
+
+def _first_uses(mod: _Module, imported: dict[str, tuple[str, bool]], mods) -> dict[str, int]:
+    """Line (1-based) of the first use of each imported name outside import statements."""
+    first: dict[str, int] = {}
+    for node in ast.walk(mod.tree):
+        name = None
+        if isinstance(node, ast.Name) and node.id in imported and not imported[node.id][1]:
+            name = node.id
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id in imported and imported[node.value.id][1]):
+            target = mods[imported[node.value.id][0]]
+            if node.attr in target.top_names:
+                name = node.value.id
+        if name is not None and (name not in first or node.lineno < first[name]):
+            first[name] = node.lineno
+    return first
+
+
+def samples_for(root: Path) -> Iterator[Sample]:
+    """The samples of one unpacked project, in (file, line) order."""
+    mods = _modules(root)
+    for mod in sorted(mods.values(), key=lambda m: m.path):
+        imported = _imported(mod, mods)
+        if not imported:
+            continue
+        text = mod.path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        seen: set[int] = set()
+        for _name, lineno in sorted(_first_uses(mod, imported, mods).items(),
+                                    key=lambda kv: kv[1]):
+            if lineno in seen or lineno < 1 or lineno > len(lines):
+                continue
+            seen.add(lineno)
+            line = lines[lineno - 1]
+            body = line.strip()
+            if len(body) < MIN_LINE_CHARS or body.startswith(("#", "import ", "from ")):
+                continue
+            indent = line[: len(line) - len(line.lstrip())]
+            prefix = "\n".join(lines[: lineno - 1]) + ("\n" if lineno > 1 else "") + indent
+            suffix = "\n" + "\n".join(lines[lineno:])
+            rel = mod.path.relative_to(root).as_posix()
+            yield Sample(SET_NAME, f"{root.name}/{rel}:{lineno}", "python", rel, prefix,
+                         suffix, body, prefix, suffix, root=str(root))
+
+
+def build_set(work: Path) -> list[Sample]:
+    """Every sample of every pinned project (downloading the sdists on first use)."""
+    out: list[Sample] = []
+    for root in fetch(work):
+        out.extend(samples_for(root))
+    return out

@@ -1,0 +1,164 @@
+"""Context for a cursor: the definitions the next line needs, ordered for KV-cache reuse,
+never from excluded files."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.context import estimate_tokens, gather_context
+from indexer.ignore import ContextPolicy
+from indexer.privacy import AI_IGNORE_FILE
+from indexer.workspace import WorkspaceIndex
+
+from .conftest import write_tree
+
+SECRET = "sk-live-0123456789abcdef"
+
+FILES = {
+    "shop/pricing.py": (
+        "TAX_RATE = 0.2\n\n\n"
+        "def apply_discount(price: float, percent: float) -> float:\n"
+        '    """Price after a percentage discount."""\n'
+        "    return price * (1 - percent / 100)\n\n\n"
+        "class Cart:\n"
+        '    """A shopping cart."""\n\n'
+        "    def __init__(self):\n"
+        "        self.items = []\n\n"
+        "    def add_item(self, name: str, price: float) -> None:\n"
+        "        self.items.append((name, price))\n\n"
+        "    def total(self) -> float:\n"
+        "        return sum(p for _, p in self.items)\n"
+    ),
+    "shop/internal.py": f"def internal_helper():\n    return '{SECRET}'\n",
+    "shop/checkout.py": (
+        "from shop.pricing import apply_discount, Cart\n\n\n"
+        "def checkout(cart: Cart, code: str) -> float:\n"
+        "    subtotal = cart.total()\n"
+        "    discounted = apply_discount(\n"
+    ),
+    ".env": f"API_KEY={SECRET}\n",
+    AI_IGNORE_FILE: "shop/internal.py\n",
+}
+
+
+@pytest.fixture
+def index(tmp_path):
+    root = write_tree(tmp_path / "ws", FILES)
+    idx = WorkspaceIndex(root)
+    idx.build()
+    yield idx
+    idx.close()
+
+
+def _cursor_at_end(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines) - 1, len(lines[-1])
+
+
+def test_definition_needed_by_the_next_line_is_in_the_context(index):
+    text = FILES["shop/checkout.py"]
+    line, col = 5, len("    discounted = apply_discount(")
+    chunks = gather_context(index, str(index.root / "shop/checkout.py"), text, line, col)
+    defs = [c for c in chunks if c.kind == "definition"]
+    assert [c.path for c in defs] == ["shop/pricing.py"]
+    body = defs[0].text
+    assert "def apply_discount(price: float, percent: float) -> float:" in body
+    assert "class Cart:" in body and "def total(self) -> float:" in body
+
+
+def test_order_is_stable_first_volatile_last(index):
+    recent = [
+        (str(index.root / "shop/notes.py"),
+         "def checkout_flow(cart):\n    subtotal = cart.total()\n    return subtotal\n"),
+    ]
+    text = FILES["shop/checkout.py"]
+    chunks = gather_context(index, "shop/checkout.py", text, 5, 10, recent=recent)
+    kinds = [c.kind for c in chunks]
+    assert kinds == sorted(kinds, key=["definition", "scope", "snippet"].index)
+    assert kinds[-1] == "snippet" and chunks[-1].path == "shop/notes.py"
+    again = gather_context(index, "shop/checkout.py", text, 5, 10, recent=recent)
+    assert again == chunks  # deterministic: same input, same prefix for the KV cache
+
+
+def test_budget_is_respected(index):
+    text = FILES["shop/checkout.py"]
+    for budget in (0, 20, 60, 400):
+        chunks = gather_context(index, "shop/checkout.py", text, 5, 10, budget_tokens=budget)
+        assert sum(estimate_tokens(c.text) for c in chunks) <= budget
+
+
+def test_secret_and_ignored_files_never_appear(index):
+    root = index.root
+    # The ignored file is indexed for symbols, but its content is excluded from context.
+    assert index.workspace_symbols("internal_helper")
+    text = "from shop.internal import internal_helper\n\nvalue = internal_helper(\n"
+    recent = [
+        (str(root / ".env"), (root / ".env").read_text()),
+        (str(root / "shop/internal.py"), FILES["shop/internal.py"]),
+        (str(root / "id_rsa"), f"value = internal_helper({SECRET})\n"),
+    ]
+    line, col = _cursor_at_end(text.rstrip("\n"))
+    chunks = gather_context(index, "main.py", text, line, col, recent=recent)
+    assert all(SECRET not in c.text for c in chunks)
+    assert all(c.path not in (".env", "shop/internal.py", "id_rsa") for c in chunks)
+
+
+def test_without_an_index_snippets_still_come_from_recent_files(tmp_path):
+    write_tree(tmp_path, {".gitignore": "private.py\n"})
+    recent = [
+        ("lib/util.py", "def render_table(rows):\n    for row in rows:\n        print(row)\n"),
+        ("private.py", "def render_table(rows):\n    for row in rows:\n        leak(row)\n"),
+    ]
+    text = "rows = load()\nfor row in rows:\n    "
+    policy = ContextPolicy(tmp_path)
+    chunks = gather_context(None, "main.py", text, 2, 4, recent=recent, policy=policy)
+    assert [(c.kind, c.path) for c in chunks] == [("snippet", "lib/util.py")]
+
+
+def test_enclosing_scope_far_above_is_included(index):
+    body = "\n".join(f"        step_{i} = {i}" for i in range(60))
+    text = f"class Runner:\n    def run(self):\n{body}\n        "
+    line, col = _cursor_at_end(text)
+    chunks = gather_context(index, "runner.py", text, line, col)
+    scope = [c for c in chunks if c.kind == "scope"]
+    assert scope and scope[0].text == "class Runner:\n    def run(self):"
+    near = "class Runner:\n    def run(self):\n        x = 1\n        "
+    line, col = _cursor_at_end(near)
+    assert not [c for c in gather_context(index, "runner.py", near, line, col)
+                if c.kind == "scope"]
+
+
+def test_bad_positions_do_not_crash(index):
+    assert isinstance(gather_context(index, "x.py", "", 99, 99), list)
+    assert isinstance(gather_context(index, "notes.txt", "hello", 0, 5), list)
+
+
+def test_module_qualified_names_resolve_to_that_module(tmp_path):
+    root = write_tree(tmp_path / "ws", {
+        "shop/pricing.py": "def apply_discount(price, percent):\n    return price\n",
+        "legacy/pricing_v1.py": "def apply_discount(price):\n    return 0\n",
+        "main.py": "import shop.pricing as pr\n\ntotal = pr.apply_discount(\n",
+    })
+    with WorkspaceIndex(root) as idx:
+        idx.build()
+        text = (root / "main.py").read_text()
+        chunks = gather_context(idx, "main.py", text, 2, len("total = pr.apply_discount("))
+        assert [c.path for c in chunks if c.kind == "definition"] == ["shop/pricing.py"]
+        # An attribute of an unknown object is not guessed.
+        text2 = "def f(obj):\n    return obj.apply_discount(\n"
+        chunks = gather_context(idx, "other.py", text2, 1, len("    return obj.apply_discount("))
+        assert not [c for c in chunks if c.kind == "definition"]
+
+
+def test_same_package_names_without_imports(tmp_path):
+    root = write_tree(tmp_path / "ws", {
+        "util.go": "package main\n\n// Clamp limits x.\nfunc Clamp(x, lo, hi int) int {\n"
+                   "\treturn x\n}\n",
+        "main.go": "package main\n\nfunc main() {\n\tv := Clamp(\n}\n",
+    })
+    with WorkspaceIndex(root) as idx:
+        idx.build()
+        text = (root / "main.go").read_text()
+        chunks = gather_context(idx, "main.go", text, 3, len("\tv := Clamp("))
+        assert chunks[0].path == "util.go"
+        assert "func Clamp(x, lo, hi int) int {" in chunks[0].text
