@@ -18,7 +18,8 @@ from indexer.rules import RULES, SIGNATURE_MAX_CHARS, Rules
 from indexer.symbols import FileSymbols, Import, Pos, Symbol
 
 __all__ = [
-    "FileSymbols", "Import", "Pos", "Symbol", "extract", "extract_tree", "identifiers_in", "parse",
+    "FileSymbols", "Import", "Pos", "Symbol", "extract", "extract_tree", "header_language",
+    "identifiers_in", "parse",
 ]
 
 # Kinds: function, method, constructor, class, struct, interface, trait, enum, enum_member,
@@ -26,6 +27,9 @@ __all__ = [
 CLASS_LIKE = frozenset({"class", "struct", "interface", "trait", "enum", "impl"})
 SNIPPET_MAX_LINES = 10
 SNIPPET_MAX_CHARS = 1200
+# Deeper nesting is not entered (pathological or generated code), so recursion stays bounded.
+MAX_NESTING = 50  # class-like scopes
+MAX_DEPTH = 150  # any visited node
 
 
 # --------------------------------------------------------------------------- engine
@@ -63,6 +67,7 @@ class Extractor:
         self.imports: list[Import] = []
         self.scopes: list[_Scope] = []
         self._src_lines: list[bytes] | None = None
+        self._depth = 0
 
     # helpers used by the rule handlers
     def text(self, node: Node | None) -> str:
@@ -79,11 +84,17 @@ class Extractor:
         return not self.scopes or self.scopes[-1].kind in ("module", "namespace")
 
     def visit(self, node: Node) -> None:
-        handlers = self.rules.handlers
-        for child in node.named_children:
-            handler = handlers.get(child.type)
-            if handler is not None:
-                handler(self, child)
+        if self._depth >= MAX_DEPTH:
+            return  # deeper wrappers (nested ifs, namespaces) are not entered
+        self._depth += 1
+        try:
+            handlers = self.rules.handlers
+            for child in node.named_children:
+                handler = handlers.get(child.type)
+                if handler is not None:
+                    handler(self, child)
+        finally:
+            self._depth -= 1
 
     def add(
         self,
@@ -121,7 +132,7 @@ class Extractor:
         )
         index = len(self.defs)
         self.defs.append(sym)
-        if body is not None:
+        if body is not None and len(self.scopes) < MAX_NESTING:
             self.scopes.append(_Scope(index, name_text, "impl" if kind == "impl" else kind))
             try:
                 self.visit(body)
@@ -271,4 +282,15 @@ def extract(path: str, language: str, src: bytes) -> FileSymbols:
     tree = parse(language, src)
     if tree is None:
         return FileSymbols(path=path, language=language, line_count=src.count(b"\n") + 1)
+    language, tree = header_language(path, language, src, tree)
     return extract_tree(path, language, src, tree)
+
+
+def header_language(path: str, language: str, src: bytes, tree: Tree) -> tuple[str, Tree]:
+    """A `.h` file is C or C++: when C cannot parse it cleanly, C++ gets a try."""
+    if language != "c" or not tree.root_node.has_error or not path.lower().endswith(".h"):
+        return language, tree
+    cpp_tree = parse("cpp", src)
+    if cpp_tree is not None and not cpp_tree.root_node.has_error:
+        return "cpp", cpp_tree
+    return language, tree

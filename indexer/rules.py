@@ -60,6 +60,11 @@ def comment_doc(ex: Extractor, node: Node) -> str:
     top = None
     line = anchor.start_point[0]
     while prev is not None and "comment" in prev.type and prev.end_point[0] >= line - 1:
+        before = prev.prev_named_sibling
+        if before is not None and "comment" not in before.type and (
+            before.end_point[0] == prev.start_point[0]
+        ):
+            break  # a trailing comment of the line above, not a doc comment
         top = prev
         line = prev.start_point[0]
         prev = prev.prev_named_sibling
@@ -735,6 +740,11 @@ PHP = Rules(
     },
     identifier_query="(name) @id",
 )
+
+# tree-sitter wraps what it could not parse in ERROR nodes; definitions inside them (a file
+# being edited, a header in the other C dialect) are still worth finding.
+for _rules in (PYTHON, JAVASCRIPT, TYPESCRIPT, GO, RUST, JAVA, C, CPP, CSHARP, RUBY, PHP):
+    _rules.handlers.setdefault("ERROR", _transparent)
 
 RULES: dict[str, Rules] = {
     "python": PYTHON, "javascript": JAVASCRIPT, "typescript": TYPESCRIPT, "tsx": TYPESCRIPT,

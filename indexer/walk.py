@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from indexer.ignore import IgnoreTree, compile_patterns, is_default_excluded_dir
 
@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 1_000_000
 SNIFF_BYTES = 8192
+
+
+class Cancel(Protocol):
+    """A threading.Event, or anything else that says when to stop."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +90,7 @@ def walk(
     extra_excludes: Sequence[str] = (),
     include: Callable[[str], bool] | None = None,
     sniff_binary: bool = True,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
     skipped: Callable[[str, str], None] | None = None,
 ) -> Iterator[WalkEntry]:
     """Yield the workspace's files, sorted per directory.

@@ -27,17 +27,26 @@ import xxhash
 from tree_sitter import Tree
 
 from indexer import resolve
-from indexer.extract import FileSymbols, Pos, extract, extract_tree, identifiers_in
+from indexer.extract import (
+    FileSymbols,
+    Pos,
+    extract,
+    extract_tree,
+    header_language,
+    identifiers_in,
+)
 from indexer.ignore import ContextPolicy
 from indexer.incremental import Edit, apply_edits, changed_region, reparse
 from indexer.languages import language_for_path, parser_for
 from indexer.store import FileRecord, IndexedSymbol, Store, default_db_path
-from indexer.walk import DEFAULT_MAX_BYTES, SkipReason, Source, WalkEntry, read_source, walk
+from indexer.walk import DEFAULT_MAX_BYTES, Cancel, SkipReason, Source, WalkEntry, read_source, walk
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DocumentSymbol", "Edit", "IndexStats", "Location", "WorkspaceIndex"]
 
+# What extraction can raise on a pathological file (deep nesting, a grammar error).
+_EXTRACT_ERRORS = (ValueError, RuntimeError, RecursionError, MemoryError)
 POOL_THRESHOLD = 200  # fewer files than this parse faster in-process than a pool starts
 _WORD = re.compile(r"\w+")
 
@@ -90,6 +99,16 @@ class _OpenDoc:
     symbols: FileSymbols
 
 
+class _AnyEvent:
+    """Set when any of the events is set (a caller's cancel, or the index closing)."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        self._events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     symbols: FileSymbols
@@ -109,7 +128,7 @@ def _index_one(job: tuple[str, str, str, int, int | None]) -> tuple[str, _Parsed
         return rel, src.size
     try:
         symbols = extract(rel, language, src.data)
-    except (ValueError, RuntimeError, RecursionError) as exc:  # a grammar failing on a file
+    except _EXTRACT_ERRORS as exc:  # a grammar failing on a file
         return rel, f"parse failed: {exc}"
     return rel, _Parsed(symbols, src.digest, src.size)
 
@@ -148,6 +167,7 @@ class WorkspaceIndex:
         self._docs_lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._policy: ContextPolicy | None = None
+        self._closing = threading.Event()
 
     # ------------------------------------------------------------------ paths
 
@@ -177,12 +197,18 @@ class WorkspaceIndex:
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> IndexStats:
-        """Bring the index up to date with the disk; only changed files are parsed."""
+        """Bring the index up to date with the disk; only changed files are parsed.
+
+        `progress(done, total)` is called after each file (callers throttle what they show);
+        `cancel` stops it at the next file, keeping what was written (`stats.cancelled`).
+        """
         with self._build_lock:
-            return self._build(progress, cancel)
+            if self._closing.is_set():
+                raise RuntimeError("the index is closed")
+            return self._build(progress, _AnyEvent(cancel, self._closing))
 
     def _build(
-        self, progress: Callable[[int, int], None] | None, cancel: threading.Event | None
+        self, progress: Callable[[int, int], None] | None, cancel: _AnyEvent
     ) -> IndexStats:
         started = time.perf_counter()
         stats = IndexStats(rebuilt_reason=self.store.rebuilt_reason)
@@ -264,7 +290,7 @@ class WorkspaceIndex:
         pending.clear()
 
     def _run_jobs(
-        self, jobs: list[tuple[str, str, str, int, int | None]], cancel: threading.Event | None
+        self, jobs: list[tuple[str, str, str, int, int | None]], cancel: Cancel | None
     ) -> Iterator[tuple[str, _Parsed | str | int]]:
         to_parse = sum(1 for j in jobs if j[4] is None)
         if self.workers <= 1 or to_parse < POOL_THRESHOLD:
@@ -318,12 +344,14 @@ class WorkspaceIndex:
         language = language_for_path(path)
         if rel is None or language is None:
             return False
-        parser = parser_for(language)
-        if parser is None:
-            return False
         src = text.encode("utf-8", "replace")
         with self._docs_lock:
             doc = self._open.get(rel)
+        if doc is not None and language == "c":
+            language = doc.language  # a header found to be C++ stays C++ while open
+        parser = parser_for(language)
+        if parser is None:
+            return False
         tree: Tree | None = None
         if doc is not None and doc.language == language:
             if edits:
@@ -336,7 +364,7 @@ class WorkspaceIndex:
             if tree is None:
                 tree = reparse(parser, doc.src, doc.tree, src)
         else:
-            tree = parser.parse(src)
+            language, tree = header_language(rel, language, src, parser.parse(src))
         identifiers = None
         if doc is not None and doc.language == language:
             # While a document is open its identifiers only grow: the changed lines are added
@@ -350,7 +378,11 @@ class WorkspaceIndex:
                 hi = len(src) if hi < 0 else hi
                 identifiers = doc.symbols.identifiers | identifiers_in(
                     language, src, tree, (lo, hi))
-        symbols = extract_tree(rel, language, src, tree, identifiers)
+        try:
+            symbols = extract_tree(rel, language, src, tree, identifiers)
+        except _EXTRACT_ERRORS as exc:  # a pathological file: keep serving the rest
+            log.warning("cannot index %s: %s", rel, exc)
+            return False
         self.parse_count += 1
         with self._docs_lock:
             self._open[rel] = _OpenDoc(language, text, src, tree, symbols)
@@ -402,15 +434,19 @@ class WorkspaceIndex:
         if record is not None and record.hash == src.digest and not force:
             self.store.touch_file(rel, src.size, st.st_mtime_ns)
             return True
-        self._put_source(rel, language, src, st.st_mtime_ns)
-        return True
+        return self._put_source(rel, language, src, st.st_mtime_ns)
 
-    def _put_source(self, rel: str, language: str, src: Source, mtime_ns: int) -> None:
-        symbols = extract(rel, language, src.data)
+    def _put_source(self, rel: str, language: str, src: Source, mtime_ns: int) -> bool:
+        try:
+            symbols = extract(rel, language, src.data)
+        except _EXTRACT_ERRORS as exc:
+            log.warning("cannot index %s: %s", rel, exc)
+            return False
         self.parse_count += 1
         with self._docs_lock:
             if rel not in self._open:
                 self.store.put_file(symbols, src.digest, src.size, mtime_ns)
+        return True
 
     def _walkable(self, rel: str) -> bool:
         """Would a build index this path (ignore files, defaults, extra excludes)?"""
@@ -580,7 +616,10 @@ class WorkspaceIndex:
         return list(record.imports), record.language
 
     def close(self) -> None:
-        self.store.close()
+        """Stop a running build (at its next file) and close the database."""
+        self._closing.set()
+        with self._build_lock:
+            self.store.close()
 
     def __enter__(self) -> WorkspaceIndex:
         return self

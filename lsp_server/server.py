@@ -13,26 +13,35 @@ from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.capabilities import ServerCapabilitiesBuilder
-from pygls.exceptions import JsonRpcContentModified, JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
+from indexer.ignore import ContextPolicy
 from lsp_server import __version__
 from lsp_server.config import SECTION, Config, build_config
 from lsp_server.convert import change_from_lsp, completion_items, inline_items
 from lsp_server.documents import DocumentStore, Snapshot
+from lsp_server.edit_commands import register as register_edit_commands
 from lsp_server.pipeline import CompletionPipeline
 from lsp_server.scheduling import LatestWins, TypingRate
 from tiers.base import CancelledError, Completion
 from tiers.local import LocalTier
+from tiers.remote import RemoteTier
 from tiers.router import Router, RouterStatus
 
 log = logging.getLogger(__name__)
 
 STATUS_NOTIFICATION = "lspServer/status"
 _INVALID_REQUEST = -32600
+
+
+class _Answered:
+    """A message already answered while decoding it; pygls ignores it (no `jsonrpc` match)."""
+
+    jsonrpc = ""
 
 
 class Protocol(LanguageServerProtocol):
@@ -50,6 +59,16 @@ class Protocol(LanguageServerProtocol):
             )
             return
         super().handle_message(message)
+
+    def structure_message(self, data: Any) -> Any:
+        # pygls drops a request whose params do not decode; the client must still get an answer.
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], error=exc.to_response_error())
+                return _Answered()
+            raise
 
     def _user(self, method: str, params: Any):
         if (handler := self.fm.features.get(method)) is not None:
@@ -255,13 +274,12 @@ def _level(name: str) -> int:
             "warning": logging.WARNING, "error": logging.ERROR}.get(name.lower(), logging.INFO)
 
 
-def _make_remote(config: Config, root: Path | None):
+def _make_remote(config: Config, root: Path | None) -> RemoteTier | None:
     """The remote tier when one is configured and enabled, else None."""
     if not config.remote.enabled or not config.remote.base_url:
         return None
-    from tiers.remote import make_remote_tier
-
-    return make_remote_tier(config.remote, config.router, root=root, exclude=config.context.exclude)
+    policy = ContextPolicy(root, config.context.exclude) if root is not None else None
+    return RemoteTier(config.remote, policy=policy)
 
 
 def create_server(
@@ -270,6 +288,7 @@ def create_server(
     from lsp_server.model_choice import resolver_for
 
     server = CompletionServer(model_resolver=model_resolver or resolver_for)
+    register_edit_commands(server)
 
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: CompletionServer, params: lsp.InitializeParams) -> None:

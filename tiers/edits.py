@@ -11,7 +11,7 @@ import bisect
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Protocol
 
@@ -25,13 +25,13 @@ class EditRejected(LspServerError):
     """A model's edit that may not be applied (another file, a stale version, out of range)."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class TextEdit:
     start_line: int
     start_col: int
     end_line: int
     end_col: int
-    new_text: str = field(compare=False)
+    new_text: str
 
     @property
     def start(self) -> tuple[int, int]:

@@ -328,6 +328,32 @@ class LlamaEngine:
             elapsed_ms=(time.perf_counter() - t0) * 1000,
         )
 
+    def chat(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int, cancel: CancelToken
+    ) -> str:
+        """A chat reply with the model's own chat template (for edits without a remote)."""
+        llm = self._llm
+        # The binding's own prompt cache knows nothing of ours: start it from an empty cache.
+        self.reset_cache()
+        llm.n_tokens = 0
+        parts: list[str] = []
+        try:
+            for chunk in llm.create_chat_completion(
+                messages=list(messages), max_tokens=max_tokens, temperature=0.0, stream=True
+            ):
+                if cancel.cancelled:
+                    break
+                delta = chunk["choices"][0].get("delta", {})
+                parts.append(delta.get("content") or "")
+                # Edits ask for one fenced code block: what follows its end is not needed.
+                if "".join(parts).count("```") >= 2:
+                    break
+        finally:
+            self.reset_cache()
+            llm.n_tokens = 0
+        cancel.raise_if_cancelled()
+        return "".join(parts)
+
     def close(self) -> None:
         self._llm.close()
 

@@ -19,7 +19,7 @@ from models.gguf_info import read_gguf
 from models.gpu import choose_gpu_layers
 from models.templates import FimTemplate, build_prompt
 from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
-from tiers.errors import ModelLoadError
+from tiers.errors import ModelLoadError, TierUnavailableError
 from tiers.llama_engine import EngineConfig, LlamaEngine
 from tiers.postprocess import block_indent, early_stop, postprocess
 from tiers.settings import LocalSettings
@@ -151,6 +151,30 @@ class LocalTier:
         if engine is not None:
             await asyncio.wrap_future(self._executor.submit(engine.close))
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- chat (edits when no remote model is configured) ----------------------------------------
+
+    async def chat(
+        self,
+        messages,
+        cancel: CancelToken,
+        *,
+        kind: str = "edit",
+        max_tokens: int = 1024,
+        paths=(),
+    ) -> str:
+        if not await self.wait_ready():
+            raise TierUnavailableError(
+                "no local model", user_message=self.info().detail or "No local model loaded."
+            )
+        engine = self._engine
+        assert engine is not None
+        fut = self._executor.submit(engine.chat, messages, max_tokens=max_tokens, cancel=cancel)
+        try:
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            cancel.cancel("task cancelled")
+            raise
 
     # -- completion ---------------------------------------------------------------------------
 

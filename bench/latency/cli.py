@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="positions: no untimed first request per file")
     p.add_argument("--limit", type=int, default=0,
                    help="replay: at most this many keystrokes and acceptances per file (0: all)")
+    p.add_argument("--final-wait", type=float, default=120.0, dest="final_wait",
+                   help="replay: seconds to wait for the last answer of a file (default 120)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--backends", default=",".join(BACKENDS),
@@ -126,7 +128,9 @@ def _make_backends(args: argparse.Namespace, names: list[str], model: Path) -> l
                           file=sys.stderr)
                     continue
                 binary = _build_llama_server()
-            cfg = VimConfig(ring_n_chunks=args.peer_chunks, client_cache=not args.no_peer_cache)
+            # Positions are single requests: a client-side cache has nothing to serve there.
+            use_cache = not args.no_peer_cache and args.mode == "replay"
+            cfg = VimConfig(ring_n_chunks=args.peer_chunks, client_cache=use_cache)
             out.append(LlamaServer(binary, model, args.threads, logs / "llama-server.log",
                                    seed=args.seed, cfg=cfg))
     return out
@@ -168,7 +172,8 @@ async def _run(args: argparse.Namespace) -> int:
                     t0 = time.perf_counter()
                     before = len(stats[b.name].records)
                     await replay_region(b, region, args.seed + i, stats[b.name],
-                                        max_actions=args.limit or None)
+                                        max_actions=args.limit or None,
+                                        final_wait=args.final_wait)
                     print(f"{b.name}: {region.name}: {len(stats[b.name].records) - before} "
                           f"requests in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
                     await asyncio.sleep(1.0)  # let background work of the last one settle

@@ -80,7 +80,8 @@ Sent as initializationOptions and answered to workspace/configuration; use
 
 (cl-defmethod eglot-handle-request
   ((server lsp-server-eglot-server) (_method (eql workspace/configuration)) &key items)
-  "Answer section lspServer from `lsp-server-settings' unless the workspace sets it."
+  "Answer section lspServer from `lsp-server-settings'.
+A lspServer section of `eglot-workspace-configuration' takes precedence."
   (let ((answers (cl-call-next-method)))
     (cl-loop for item across (if (vectorp items) items (vconcat items))
              for i from 0
@@ -155,10 +156,13 @@ Sent as initializationOptions and answered to workspace/configuration; use
 
 ;;;; Inline completion as an overlay
 
+(defvar lsp-server-inline-mode)
+
 (defvar-local lsp-server-inline--overlay nil
   "The overlay showing the suggestion (an after-string at point).")
 (defvar-local lsp-server-inline--items nil
-  "The suggestions on offer: a vector of (TEXT . END), END the end of the replaced text.")
+  "The suggestions on offer: a vector of (TEXT . END).
+END is where the text replaced by TEXT ends.")
 (defvar-local lsp-server-inline--index 0)
 (defvar-local lsp-server-inline--timer nil)
 (defvar-local lsp-server-inline--request 0
@@ -335,7 +339,8 @@ AUTOMATIC non-nil when triggered by typing rather than by the user."
     (keyboard-quit)))
 
 (defun lsp-server-inline--after-change (beg end _len)
-  "Typing what the suggestion says keeps it; any other edit clears it and asks again."
+  "Keep the suggestion while the edit BEG..END types what it says.
+Any other edit clears it and asks again."
   (let ((text (lsp-server-inline-text))
         (ov lsp-server-inline--overlay))
     (if (and text ov (= beg (overlay-start ov)) (< beg end)

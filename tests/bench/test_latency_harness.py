@@ -22,6 +22,7 @@ from bench.latency.replay import (
     Answer,
     SessionStats,
     accepted_part,
+    complete_positions,
     first_line_match,
     next_keystroke,
     replay_region,
@@ -276,3 +277,19 @@ def test_llama_vim_context_and_cache() -> None:
     many = "\n".join(f"line {i}" for i in range(400)) + "\n"
     chunks = extra_chunks(many, many.index("line 300"), VimConfig(ring_n_chunks=2), seed=1)
     assert len(chunks) == 2 and all(c["text"].count("\n") == 32 for c in chunks)
+
+
+def test_positions_are_answered_one_by_one_after_an_untimed_warm_request(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        "".join(f"result_{i} = compute_value({i}, {i + 1})\n" for i in range(120))
+    )
+    positions = pick_positions([tmp_path], 1, 3, seed=2)
+    source = (tmp_path / "m.py").read_text()
+    backend = TextBackend(source)
+    stats = SessionStats()
+    asyncio.run(complete_positions(backend, positions, stats))
+    assert backend.requests == len(positions) + 1  # one warm request for the file
+    assert [r.status for r in stats.records] == ["answered"] * len(positions)
+    # The text backend knows the file: every suggestion is the real rest of the line.
+    assert all(r.first_line_match for r in stats.records)
+    assert summarize("text", stats).first_line_exact == 1.0

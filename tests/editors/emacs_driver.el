@@ -42,6 +42,9 @@
     (buffer-substring-no-properties (line-beginning-position) (line-end-position))))
 
 (defun driver-run ()
+  ;; Wait for the server's initialize answer however long its start takes (a loaded CI machine).
+  (setq eglot-sync-connect t
+        eglot-connect-timeout 60)
   (setq eglot-confirm-server-initiated-edits nil
         lsp-server-command (append (json-parse-string (getenv "LSP_CMD") :array-type 'list) nil)
         lsp-server-settings `(:local (:modelPath ,(getenv "MODEL") :threads 2))
@@ -85,7 +88,10 @@
     (execute-kbd-macro (kbd "C-b"))
     (driver-put 'overlay-after-move (lsp-server-inline-visible-p))
     (driver-put 'buffer-after-move (driver-last-line))
-    (eglot-shutdown server)))
+    (driver-put 'shutdown-ms
+                (let ((t0 (float-time)))
+                  (eglot-shutdown server nil 30)
+                  (round (* 1000 (- (float-time) t0)))))))
 
 (condition-case err
     (progn (driver-run) (driver-finish 0))

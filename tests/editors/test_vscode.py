@@ -40,6 +40,10 @@ def area_of_circle(radius):
     """Return the area of a circle with the given radius."""
 {PREFIX}
 '''
+BLOCK_SOURCE = '''def fibonacci(n):
+    """Return the n-th Fibonacci number (fibonacci(0) == 0, fibonacci(1) == 1)."""
+    pass
+'''
 INSTALL_HINT = "run editors/ci-install.sh"
 
 
@@ -110,6 +114,8 @@ def test_vscode_extension_ghost_text_and_commands(tmp_path: Path):
     folder.mkdir()
     src = folder / "geometry.py"
     src.write_text(SOURCE)
+    block = folder / "fib.py"
+    block.write_text(BLOCK_SOURCE)
     user_data = tmp_path / "user-data"
     # Machine-scoped settings (which program to run, which model file) live in code-server's
     # machine settings: VS Code ignores them in the user settings of a remote window.
@@ -138,7 +144,8 @@ def test_vscode_extension_ghost_text_and_commands(tmp_path: Path):
 
     out = tmp_path / "result.json"
     env = dict(os.environ)
-    env.update(DRIVER_OUT=str(out), DRIVER_FILE=str(src),
+    env.update(DRIVER_OUT=str(out), DRIVER_FILE=str(src), DRIVER_BLOCK_FILE=str(block),
+               DRIVER_BLOCK_LINE="0",
                LSP_SERVER_CONFIG_DIR=str(tmp_path / "config"))
     port = _free_port()
     started = time.monotonic()
@@ -156,7 +163,7 @@ def test_vscode_extension_ghost_text_and_commands(tmp_path: Path):
              f"http://127.0.0.1:{port}/?folder={folder}"],
             tmp_path / "chromium.log",
         ):
-            deadline = time.monotonic() + 240
+            deadline = time.monotonic() + 300
             while not out.exists() and time.monotonic() < deadline:
                 time.sleep(0.5)
     elapsed = time.monotonic() - started
@@ -185,6 +192,11 @@ def test_vscode_extension_ghost_text_and_commands(tmp_path: Path):
     assert result["serverWhileDisabled"] == ["(none)"]
     assert result["settingAfterEnable"] is True
     assert result["serverWhileEnabled"][0].startswith("pi")
+    # Complete this block: the server's edit arrives through workspace/applyEdit.
     if "lspServer.completeBlock" in result["serverCommands"]:
-        assert result["afterCompleteBlock"] != SOURCE
+        assert "completeBlockError" not in result, result["completeBlockError"]
+        assert result["completeBlockReturned"]["applied"] is True, result["completeBlockReturned"]
+        assert result["completeBlockChanged"] is True
+        after = result["afterCompleteBlock"]
+        assert after.startswith("def fibonacci(n):") and "return" in after, after
     print(f"VS Code run: {elapsed:.1f}s; steps {result['steps']}")

@@ -107,3 +107,37 @@ def test_language_mapping():
     for language in SUPPORTED:
         assert parser_for(language) is not None
     assert parser_for("cobol") is None
+
+
+def test_pathological_nesting_degrades_instead_of_failing():
+    src = "".join(" " * i + f"class C{i}:\n" for i in range(1200)) + " " * 1200 + "pass\n"
+    fs = extract("deep.py", "python", src.encode())
+    assert 0 < len(fs.definitions) < 1200
+    deep_ifs = "".join(" " * i + "if x:\n" for i in range(1500)) + " " * 1500 + "y = 1\n"
+    assert extract("ifs.py", "python", deep_ifs.encode()).line_count == 1502
+    namespaces = "namespace a {\n" * 2000 + "int f() { return 1; }\n" + "}\n" * 2000
+    assert extract("ns.cpp", "cpp", namespaces.encode()).definitions
+
+
+def test_cpp_header_and_trailing_comments():
+    src = (
+        b"#pragma once\n#include <vector>\n\n"
+        b"// A batch.\nstruct batch {\n"
+        b"    bool empty() const { return n == 0; }\n"
+        b"    int n;     // number of items\n"
+        b"    int cap;\n"
+        b"};\n"
+    )
+    fs = extract("batch.h", "c", src)
+    assert fs.language == "cpp" and not fs.has_errors
+    by_name = {s.name: s for s in fs.definitions}
+    assert by_name["batch"].doc == "A batch."
+    assert by_name["empty"].kind == "method"
+    assert by_name["cap"].doc == ""  # the comment ending the line above belongs to `n`
+
+
+def test_definitions_inside_syntax_errors_are_found():
+    src = b"def ok():\n    return [1,\n\nclass Later:\n    def m(self):\n        pass\n"
+    fs = extract("e.py", "python", src)
+    assert fs.has_errors
+    assert {"ok", "Later"} <= {s.name for s in fs.definitions}

@@ -304,3 +304,45 @@ def test_workspace_symbols_ranking_and_limit(index):
     # Short queries: prefixes when they fill the answer, else any match.
     assert index.workspace_symbols("P", limit=1)[0].name == "PI"
     assert "area_of_circle" in {s.name for s in index.workspace_symbols("ci")}
+
+
+def test_close_stops_a_running_build(project):
+    for i in range(30):
+        (project / f"many/m{i}.py").parent.mkdir(exist_ok=True)
+        (project / f"many/m{i}.py").write_text(f"def f{i}():\n    return {i}\n")
+    idx = WorkspaceIndex(project, workers=1)
+    started = threading.Event()
+    results = []
+
+    def progress(done, total):
+        started.set()
+
+    def run():
+        results.append(idx.build(progress=progress))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    started.wait(10)
+    idx.close()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert results and results[0].files <= 35
+    with pytest.raises(RuntimeError):
+        idx.build()
+
+
+def test_a_file_that_breaks_extraction_is_contained(index, project, monkeypatch):
+    index.build()
+
+    def explode(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(workspace_mod, "extract_tree", explode)
+    monkeypatch.setattr(workspace_mod, "extract", explode)
+    path = project / "app.py"
+    assert index.update_text(path, "def x():\n    pass\n") is False
+    (project / "pkg/other.py").write_text("def changed():\n    pass\n")
+    assert index.update_file(project / "pkg/other.py") is False
+    stats = index.build()  # in-process jobs hit the same failure: counted, not raised
+    assert stats.skipped_reasons.get("parse failed: maximum recursion depth exceeded") == 1
+    assert index.workspace_symbols("Shape")  # the rest is still served

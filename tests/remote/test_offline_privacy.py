@@ -24,11 +24,11 @@ KEY = "sk-live-NEVER-LOG-THIS-0042"
 
 
 @pytest.fixture
-def connect_guard(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+async def connect_guard(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Record every outgoing connection attempt, at the socket and at the event-loop level."""
     attempts: list[object] = []
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    loop_cls = type(asyncio.get_event_loop_policy().get_event_loop())
+    loop_cls = type(asyncio.get_running_loop())
     real_create, real_sock_connect = loop_cls.create_connection, loop_cls.sock_connect
 
     def connect(self, address):

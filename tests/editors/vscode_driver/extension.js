@@ -1,6 +1,7 @@
 // Runs inside code-server's extension host when DRIVER_OUT is set: uses the lsp-server extension
 // as a user would (ghost text triggered and committed, commands run) and writes what happened to
-// DRIVER_OUT as JSON. DRIVER_FILE is the Python file to complete (cursor at the end of line 6).
+// DRIVER_OUT as JSON. DRIVER_FILE is the Python file to complete (cursor at the end of line 6);
+// DRIVER_BLOCK_FILE / DRIVER_BLOCK_LINE (0-based) the block for "complete this block".
 'use strict';
 const fs = require('fs');
 const vscode = require('vscode');
@@ -114,10 +115,19 @@ async function run(result) {
   mark('before complete block');
   // Complete this block, through the server's command and workspace/applyEdit.
   if (result.serverCommands.includes('lspServer.completeBlock')) {
-    const before = doc.getText();
-    result.completeBlockReturned = await vscode.commands.executeCommand('lsp-server.completeBlock');
-    await waitFor('block applied', 60000, () => doc.getText() !== before, steps);
-    result.afterCompleteBlock = doc.getText();
+    const blockDoc = await vscode.workspace.openTextDocument(process.env.DRIVER_BLOCK_FILE);
+    const blockEditor = await vscode.window.showTextDocument(blockDoc);
+    const at = new vscode.Position(Number(process.env.DRIVER_BLOCK_LINE), 0);
+    blockEditor.selection = new vscode.Selection(at, at);
+    const before = blockDoc.getText();
+    try {
+      result.completeBlockReturned = await vscode.commands.executeCommand('lsp-server.completeBlock');
+      mark('complete block answered');
+      result.afterCompleteBlock = blockDoc.getText();
+      result.completeBlockChanged = result.afterCompleteBlock !== before;
+    } catch (err) {
+      result.completeBlockError = String(err);
+    }
   }
 }
 
