@@ -3,7 +3,7 @@ import math
 
 def area_of_circle(radius):
     """Return the area of a circle with the given radius."""
-    return 
+    return math.
 
 
 def circumference(radius):

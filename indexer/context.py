@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +233,29 @@ def _encloses(sym: Symbol, lines: list[str], line: int, col: int) -> bool:
     return col > _indent(lines[sym.start[0]])
 
 
+_Windows = tuple[str, list[str], list[tuple[int, set[str]]]]
+_window_cache: OrderedDict[tuple[int, int], _Windows] = OrderedDict()
+_window_lock = threading.Lock()
+
+
+def _file_windows(text: str) -> tuple[list[str], list[tuple[int, set[str]]]]:
+    """Lines and token windows of a recent file, cached: the same files come back on every
+    keystroke (a str caches its hash, so the key costs nothing the second time)."""
+    key = (hash(text), len(text))
+    with _window_lock:
+        hit = _window_cache.get(key)
+        if hit is not None and (hit[0] is text or hit[0] == text):
+            _window_cache.move_to_end(key)
+            return hit[1], hit[2]
+    lines = text.split("\n")
+    windows = _windows(lines, SNIPPET_WINDOW)
+    with _window_lock:
+        _window_cache[key] = (text, lines, windows)
+        while len(_window_cache) > 32:
+            _window_cache.popitem(last=False)
+    return lines, windows
+
+
 def _windows(lines: list[str], size: int) -> list[tuple[int, set[str]]]:
     step = max(1, size // 2)
     out = []
@@ -253,9 +278,9 @@ def _snippet_pieces(
         other_rel = rel_of(other_path)
         if other_rel == rel or not allowed(other_rel):
             continue
-        other_lines = other_text.split("\n")
+        other_lines, windows = _file_windows(other_text)
         best: tuple[float, int] | None = None
-        for start, tokens in _windows(other_lines, SNIPPET_WINDOW):
+        for start, tokens in windows:
             score = len(query & tokens) / len(query | tokens)
             if best is None or score > best[0]:
                 best = (score, start)

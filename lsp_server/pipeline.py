@@ -99,10 +99,18 @@ class CompletionPipeline:
     async def complete(
         self, snap: Snapshot, cancel: CancelToken, path: str = "", *, force: bool = False
     ) -> Completion | None:
-        request = self.request_for(snap, path, force=force)
+        request = await self.prepare(snap, path, force=force)
         if request is None:
             return None
         return await self.complete_request(request, cancel)
+
+    async def prepare(
+        self, snap: Snapshot, path: str = "", *, force: bool = False
+    ) -> CompletionRequest | None:
+        """`request_for`, off the event loop when it parses or queries the index."""
+        if self._gate is None and self._context is None:
+            return self.request_for(snap, path, force=force)
+        return await asyncio.to_thread(self.request_for, snap, path, force=force)
 
     async def complete_request(
         self, request: CompletionRequest, cancel: CancelToken
@@ -142,16 +150,25 @@ class CompletionPipeline:
             return
         text = snap.prefix + shown.text
         accepted = Snapshot(snap.uri, snap.language_id, snap.version, text + snap.suffix, len(text))
-        request = self.request_for(accepted, path)
-        if request is None or self.cache.get(request) is not None:
+        request = self.request_for(accepted, path) if self._gate is None else None
+        if self._gate is None and (request is None or self.cache.get(request) is not None):
             return
         self.cancel_speculation()
         token = CancelToken()
-        task = asyncio.ensure_future(self._speculate(request, token))
-        self._speculation = (request_key(request), token, task)
+        task = asyncio.ensure_future(self._speculate(accepted, path, request, token))
+        # Until its request is known (the gate runs in a thread), nothing can join it.
+        self._speculation = (request_key(request) if request else -1, token, task)
 
-    async def _speculate(self, request: CompletionRequest, cancel: CancelToken) -> None:
+    async def _speculate(
+        self, snap: Snapshot, path: str, request: CompletionRequest | None, cancel: CancelToken
+    ) -> None:
         try:
+            if request is None:
+                request = await self.prepare(snap, path)
+                if request is None or cancel.cancelled or self.cache.get(request) is not None:
+                    return
+                if self._speculation is not None and self._speculation[1] is cancel:
+                    self._speculation = (request_key(request), cancel, self._speculation[2])
             result = await self.tier.complete(request, cancel)
         except (CancelledError, asyncio.CancelledError):
             return

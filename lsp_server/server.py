@@ -25,6 +25,8 @@ from lsp_server.config import SECTION, Config, build_config
 from lsp_server.convert import change_from_lsp, completion_items, inline_items
 from lsp_server.documents import DocumentStore, Snapshot
 from lsp_server.edit_commands import register as register_edit_commands
+from lsp_server.index_features import IndexService, watch_files
+from lsp_server.index_features import register as register_index_features
 from lsp_server.pipeline import CompletionPipeline
 from lsp_server.scheduling import LatestWins, TypingRate
 from tiers.base import CancelledError, Completion
@@ -105,6 +107,7 @@ class CompletionServer(LanguageServer):
         self.supports_configuration = False
         self._init_options: Any = None
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.index_service: IndexService | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- out-of-band messages -----------------------------------------------------------------
@@ -148,6 +151,8 @@ class CompletionServer(LanguageServer):
             self._start_local()
         if self.router is None or old.router != config.router or old.remote != config.remote:
             self._start_router()
+        else:
+            self.make_pipeline()  # the pipeline reads completion and context settings
 
     def _start_local(self) -> None:
         previous = self.local
@@ -176,9 +181,18 @@ class CompletionServer(LanguageServer):
         local = self.local if self.config.local.enabled else None
         remote = _make_remote(self.config, self.root)
         self.router = Router(local, remote, self.config.router, on_status=self._on_router_status)
-        self.pipeline = CompletionPipeline(self.config, self.router)
-        if previous is not None:
-            self.background(previous.aclose())
+        self.make_pipeline()
+        # The old router's local tier lives on in the new one; only its remote tier is done.
+        if previous is not None and previous.remote is not None:
+            self.background(previous.remote.aclose())
+
+    def make_pipeline(self) -> None:
+        service = self.index_service
+        self.pipeline = CompletionPipeline(
+            self.config, self.router,
+            gate=service.gate if service else None,
+            context=service.context if service and self.config.context.index else None,
+        )
 
     def background(self, coro: Any) -> None:
         """Run a coroutine without awaiting it, keeping a reference until it ends."""
@@ -289,6 +303,7 @@ def create_server(
 
     server = CompletionServer(model_resolver=model_resolver or resolver_for)
     register_edit_commands(server)
+    register_index_features(server)
 
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: CompletionServer, params: lsp.InitializeParams) -> None:
@@ -309,6 +324,17 @@ def create_server(
     async def initialized(ls: CompletionServer, params: lsp.InitializedParams) -> None:
         await _pull_configuration(ls, None)
         ls.send_status()
+        if ls.root is not None and ls.config.context.index:
+            window = ls.client_capabilities.window
+            ls.index_service = IndexService(ls, ls.root)
+            ls.index_service.start(ls.config.context.exclude,
+                                   with_progress=bool(window and window.work_done_progress))
+            ls.make_pipeline()  # the pipeline now takes its gate and context from the index
+            for uri in ls.docs.uris():
+                doc = ls.docs.get(uri)
+                if doc is not None:
+                    ls.index_service.document_changed(uri, doc.text)
+            await watch_files(ls)
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -320,13 +346,17 @@ def create_server(
     def did_open(ls: CompletionServer, params: lsp.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
         ls.docs.open(doc.uri, doc.language_id, doc.version, doc.text)
+        if ls.index_service is not None:
+            ls.index_service.document_changed(doc.uri, doc.text)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CompletionServer, params: lsp.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
         changes = [change_from_lsp(c) for c in params.content_changes]
-        ls.docs.change(uri, params.text_document.version, changes)
+        doc = ls.docs.change(uri, params.text_document.version, changes)
         ls.typing.edited(uri)
+        if doc is not None and doc.in_sync and ls.index_service is not None:
+            ls.index_service.document_changed(uri, doc.text)
         # A request still computing for the old text is superseded by this edit.
         ls.scheduler.cancel(f"inline:{uri}", "document changed")
         ls.scheduler.cancel(f"classic:{uri}", "document changed")
@@ -336,6 +366,8 @@ def create_server(
         uri = params.text_document.uri
         ls.docs.close(uri)
         ls.typing.forget(uri)
+        if ls.index_service is not None:
+            ls.index_service.document_closed(uri)
         ls._last.pop(uri, None)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
@@ -383,10 +415,14 @@ def create_server(
     @server.feature(lsp.SHUTDOWN)
     async def shutdown(ls: CompletionServer, params: Any) -> None:
         ls.scheduler.cancel_all("shutdown")
+        if ls.pipeline is not None:
+            ls.pipeline.cancel_speculation()
         if ls.router is not None:
             await ls.router.aclose()
         if ls.local is not None:
             await ls.local.aclose()
+        if ls.index_service is not None:
+            await ls.index_service.aclose()
         if ls._watchdog is not None:
             ls._watchdog.cancel()
 

@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--per-file", type=int, default=5,
                    help="positions: requests per file (default 5)")
     p.add_argument("--cold", action="store_true",
-                   help="positions: no untimed first request per file")
+                   help="no untimed first request per file (before typing, or positions)")
     p.add_argument("--limit", type=int, default=0,
                    help="replay: at most this many keystrokes and acceptances per file (0: all)")
     p.add_argument("--final-wait", type=float, default=120.0, dest="final_wait",
@@ -173,9 +173,12 @@ async def _run(args: argparse.Namespace) -> int:
                     before = len(stats[b.name].records)
                     await replay_region(b, region, args.seed + i, stats[b.name],
                                         max_actions=args.limit or None,
-                                        final_wait=args.final_wait)
-                    print(f"{b.name}: {region.name}: {len(stats[b.name].records) - before} "
-                          f"requests in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+                                        final_wait=args.final_wait, warm=not args.cold)
+                    opened = stats[b.name].open_latencies
+                    print(f"{b.name}: {region.name}: first request (untimed) "
+                          f"{opened[-1] if opened else float('nan'):.1f} s, then "
+                          f"{len(stats[b.name].records) - before} requests in "
+                          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
                     await asyncio.sleep(1.0)  # let background work of the last one settle
         else:
             for b in backends:
@@ -223,6 +226,11 @@ def _write(args: argparse.Namespace, work: list[Any], machine: dict[str, Any],
     ratio = report.ratios(summaries)
     if ratio:
         lines += [ratio, ""]
+    opened = [f"{n} {', '.join(f'{t:.1f}' for t in st.open_latencies)} s"
+              for n, st in stats.items() if st.open_latencies]
+    if opened:
+        lines += ["Untimed first request per file, before typing (the model reads the file): "
+                  + "; ".join(opened) + ".", ""]
     if plot is not None:
         lines += [f"![latency CDF]({plot.name})", ""]
     lines += [

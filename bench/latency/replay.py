@@ -167,6 +167,7 @@ class SessionStats:
     accepted_chars: int = 0
     acceptances: int = 0
     typed_chars: int = 0
+    open_latencies: list[float] = field(default_factory=list)  # untimed first requests
     records: list[RequestRecord] = field(default_factory=list)
 
 
@@ -200,11 +201,14 @@ async def replay_region(
     final_wait: float = 60.0,
     max_actions: int | None = None,
     speed: float = 1.0,
+    warm: bool = True,
 ) -> None:
     """Type `region` into `backend` as the simulated user would; append to `stats`.
 
     `max_actions` stops the session after that many keystrokes and acceptances; `speed` > 1
-    types faster than the schedule says (for tests)."""
+    types faster than the schedule says (for tests). With `warm`, the user first waits for the
+    answer to the request made when the cursor landed (untimed: the cost of reading the file
+    is not a keystroke's)."""
     uri = region.path.as_uri()
     target = region.target
     schedule = typing_schedule(target, seed)
@@ -220,6 +224,11 @@ async def replay_region(
     prepare = getattr(backend, "prepare", None)
     if prepare is not None:  # untimed set-up a client does on opening a file
         await prepare(uri, len(region.before))
+    if warm:  # the cursor lands on the empty line: the editor asks, the user reads the answer
+        t0 = clock()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(backend.complete(uri, len(region.before)).result(), final_wait)
+        stats.open_latencies.append(clock() - t0)
     next_at = clock()
     actions = 0
     while typed < len(target) and (max_actions is None or actions < max_actions):

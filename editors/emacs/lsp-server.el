@@ -270,7 +270,7 @@ AUTOMATIC non-nil when triggered by typing rather than by the user."
                    (lsp-server-inline--show pos)))))))
        :error-fn (lambda (&rest _) nil)
        :timeout-fn (lambda () nil)
-       :timeout 30))))
+       :timeout 120))))
 
 (defun lsp-server-inline--insert (n)
   "Insert the first N characters of the suggestion at point; keep the rest on show."

@@ -27,3 +27,12 @@ def server_env(tmp: Path) -> dict[str, str]:
 
 
 SERVER_COMMAND = [sys.executable, "-m", "lsp_server.cli", "--stdio", "--log-level", "debug"]
+
+
+def accept_registrations(client) -> None:
+    """Answer the server's `client/registerCapability` (file watchers) as an editor does."""
+    from lsprotocol import types as lsp
+
+    @client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(params: lsp.RegistrationParams) -> None:
+        client.registrations = [*getattr(client, "registrations", []), *params.registrations]

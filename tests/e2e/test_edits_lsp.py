@@ -13,13 +13,16 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tests.e2e.conftest import SERVER_COMMAND, server_env
+from tests.e2e.conftest import SERVER_COMMAND, accept_registrations, server_env
 from tests.support.default_model import default_model_path
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 _TMP = Path(tempfile.mkdtemp(prefix="lsp-edits-"))
-SOURCE = 'def is_even(n: int) -> bool:\n    """Return True when n is even."""\n    pass\n\n\nprint(is_even(4))\n'
+SOURCE = (
+    'def is_even(n: int) -> bool:\n    """Return True when n is even."""\n    pass\n'
+    "\n\nprint(is_even(4))\n"
+)
 
 
 @pytest_lsp.fixture(
@@ -27,6 +30,7 @@ SOURCE = 'def is_even(n: int) -> bool:\n    """Return True when n is even."""\n 
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    accept_registrations(lsp_client)
     applied: list[lsp.ApplyWorkspaceEditParams] = []
 
     @lsp_client.feature(lsp.WORKSPACE_APPLY_EDIT)
@@ -109,7 +113,7 @@ async def test_complete_block_applies_a_minimal_edit_inside_the_block(client: La
     assert change.text_document.uri == uri and change.text_document.version == 1
     for edit in change.edits:
         # Inside the function: never the line after it, never the print at the end.
-        assert 0 <= edit.range.start.line and edit.range.end.line <= 3, edit
+        assert edit.range.start.line >= 0 and edit.range.end.line <= 3, edit
     new_text = "".join(e.new_text for e in change.edits)
     assert "%" in new_text or "even" in new_text.lower(), new_text
 

@@ -13,20 +13,18 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from tests.e2e.conftest import SERVER_COMMAND, server_env
+from tests.e2e.conftest import SERVER_COMMAND, accept_registrations, server_env
 from tests.support.default_model import default_model_path
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
 CLIENTS = ["visual-studio-code", "neovim@v0.11.0", "emacs"]
 
-SOURCE = '''import math
-
-
-def area_of_circle(radius):
-    """Return the area of a circle with the given radius."""
-    return
-'''
+SOURCE = (
+    "import math\n\n\ndef area_of_circle(radius):\n"
+    '    """Return the area of a circle with the given radius."""\n'
+    "    return \n"  # the cursor goes after this space
+)
 
 
 def _workspace(tmp: Path) -> Path:
@@ -45,6 +43,7 @@ _TMP = Path(__import__("tempfile").mkdtemp(prefix="lsp-e2e-"))
     scope="module",
 )
 async def client(request, lsp_client: LanguageClient):
+    accept_registrations(lsp_client)
     ws = _workspace(_TMP)
     params = lsp.InitializeParams(
         capabilities=client_capabilities(request.param),

@@ -98,7 +98,7 @@ local main = guard(function()
     result.statusline = plugin.statusline()
     result.encoding = plugin.client(buf).offset_encoding
     vim.api.nvim_input("GA")
-    wait_for("ghost text", 30000, function()
+    wait_for("ghost text", 90000, function()
       local marks = ghost_marks(buf, ghost.ns)
       return #marks > 0 and marks
     end, function(marks)
@@ -118,7 +118,7 @@ local main = guard(function()
         end, function()
           vim.api.nvim_buf_set_lines(buf, 0, -1, false, original)
           vim.api.nvim_input("GA")
-          wait_for("ghost text again", 30000, function()
+          wait_for("ghost text again", 90000, function()
             return ghost.current(buf) ~= nil and #ghost_marks(buf, ghost.ns) > 0
           end, function()
             result.second_suggestion = ghost.current(buf).text
@@ -145,5 +145,5 @@ local main = guard(function()
   end)
 end)
 
-vim.defer_fn(function() finish("driver deadline") end, 170000)
+vim.defer_fn(function() finish("driver deadline") end, 230000)
 vim.schedule(main)

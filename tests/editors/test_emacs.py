@@ -53,7 +53,7 @@ def test_emacs_overlay_shows_and_accepts(tmp_path: Path):
     )
     proc = subprocess.run(
         [emacs, "--batch", "-Q", "-l", str(DRIVER)],
-        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )
     result = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0 and "error" not in result, (result, proc.stderr[-2000:])

@@ -99,8 +99,9 @@ def test_fast_on_a_long_file():
         line = 1001
         pos = sum(len(x) + 1 for x in lines[:line]) + 4 + i
         text = text[:pos] + "x" + text[pos:]
-        start = time.perf_counter()
+        # CPU time of this thread: what the gate costs, whatever else the machine runs.
+        start = time.thread_time()
         decide(text, line, 5 + i, "python", path="/bench/long.py")
-        timings.append(time.perf_counter() - start)
+        timings.append(time.thread_time() - start)
     timings.sort()
     assert timings[len(timings) // 2] < 0.002  # median under 2 ms

@@ -82,7 +82,8 @@ async def test_speculation_fills_the_cache_and_a_newer_request_cancels_it(tiny_q
         assert pipeline._speculation is not None
         await pipeline._speculation[2]
         accepted = text + shown.text
-        after = pipeline.request_for(Snapshot(snap.uri, "python", 1, accepted + "\n", len(accepted)))
+        accepted_snap = Snapshot(snap.uri, "python", 1, accepted + "\n", len(accepted))
+        after = pipeline.request_for(accepted_snap)
         assert after is not None and pipeline.cache.get(after) is not None
         # 2. A request for another state cancels a running speculation.
         other = text.replace("name", "path")

@@ -174,7 +174,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Api> {
     vscode.commands.registerCommand('lsp-server.chooseModel', chooseModel),
     vscode.commands.registerCommand('lsp-server.showStatus', showStatus),
     vscode.commands.registerCommand('lsp-server.restart', async () => {
-      await client?.restart();
+      // A fresh client (not client.restart()), so the status bar tracks progress again.
+      await client?.stop();
+      await startClient(context);
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration(`${SECTION}.completion.enabled`)) {
