@@ -91,7 +91,7 @@ class LlamaEngine:
         # are the last prompt, the rest were generated after it.
         self._cached: list[int] = []
         self._prompt_len = 0
-        self.min_shift_reuse = 8  # shorter matching tails are cheaper to re-evaluate
+        self.min_shift_reuse = 32  # shorter matching tails are cheaper to re-evaluate
         self.template = self._choose_template(config.family)
         self._stop_ids = {
             i for t in self.template.stop if (i := self.special_id(t)) is not None
@@ -209,16 +209,19 @@ class LlamaEngine:
             llm._ctx.decode(llm._batch)
         return len(tokens)
 
-    def _prepare(self, prompt: Sequence[int], cancel: CancelToken | None = None) -> int:
+    def _prepare(
+        self, prompt: Sequence[int], cancel: CancelToken | None = None, shift_limit: int = 0
+    ) -> int:
         """Bring the KV cache to exactly `prompt`, evaluating as little as possible.
 
-        Keeps the longest common prefix with what the cache holds. Then, when the end of the
-        new prompt (before its last token) matches the end of the previous prompt — the suffix
-        of a FIM prompt while the user types in the prefix — that chunk's cells are kept and
-        shifted to their new positions (llama.cpp's sequence remove / add), so only the
-        changed tokens in between and the last token are evaluated. The shifted chunk keeps
-        attention computed over the previous text around the edit, as llama-server's
-        `--cache-reuse` does. Returns the number of tokens evaluated.
+        Keeps the longest common prefix with what the cache holds. Then, when the change lies
+        in the first `shift_limit` tokens (the repository context: a chunk was added, dropped
+        or changed) and the rest of the prompt matches the end of the previous one, that rest
+        is kept and shifted to its new positions (llama.cpp's sequence remove / add) instead
+        of being evaluated again, as llama-server's `--cache-reuse` does. The shifted cells keep
+        attention computed over the previous context, so a change next to the cursor (in the
+        FIM region) is never shifted over: the text right after an edit must see the edit.
+        Returns the number of tokens evaluated.
         """
         ctx = self._llm._ctx
         old, old_len = self._cached, self._prompt_len
@@ -232,7 +235,7 @@ class LlamaEngine:
             max_tail = min(old_len - 1 - common, n - 1 - common)
             while tail < max_tail and old[old_len - 2 - tail] == prompt[n - 2 - tail]:
                 tail += 1
-        if tail >= self.min_shift_reuse:
+        if tail >= self.min_shift_reuse and n - 1 - tail <= shift_limit:
             old_start, new_start = old_len - 1 - tail, n - 1 - tail
             ctx.kv_cache_seq_rm(0, common, old_start)
             ctx.kv_cache_seq_rm(0, old_len - 1, -1)
@@ -272,6 +275,7 @@ class LlamaEngine:
         should_stop: Callable[[str], int | None] | None = None,
         deadline: float | None = None,
         finish_line_after_deadline: bool = True,
+        shift_limit: int = 0,
     ) -> Generation:
         """Greedy decoding of up to `max_tokens` after `prompt`, checking `cancel` per token.
 
@@ -288,7 +292,7 @@ class LlamaEngine:
             raise ValueError(f"prompt of {len(prompt)} tokens does not fit the context ({room})")
         cancel.raise_if_cancelled()
         try:
-            evaluated = self._prepare(prompt, cancel)
+            evaluated = self._prepare(prompt, cancel, shift_limit)
         except CancelledError:
             return Generation("", 0, len(prompt), 0, None, "cancelled",
                               (time.perf_counter() - t0) * 1000)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from models.gguf_info import read_gguf
 from models.gpu import choose_gpu_layers
-from models.templates import FimTemplate, build_prompt
+from models.templates import FimTemplate, Piece, Special, build_prompt
 from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
 from tiers.errors import ModelLoadError, TierUnavailableError
 from tiers.llama_engine import EngineConfig, LlamaEngine
@@ -200,7 +200,7 @@ class LocalTier:
         max_tokens = min(
             request.max_tokens, s.max_tokens_multiline if multi else s.max_tokens
         )
-        prompt = self._prompt_tokens(engine, request, max_tokens)
+        prompt, context_tokens = self._prompt_tokens(engine, request, max_tokens)
         budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
         width = block_indent(request.prefix)
         gen = engine.generate(
@@ -209,6 +209,7 @@ class LocalTier:
             cancel=cancel,
             should_stop=lambda text: early_stop(request, text, block_width=width),
             deadline=time.monotonic() + budget if budget else None,
+            shift_limit=context_tokens,
         )
         if gen.stop_reason == "cancelled":
             raise CancelledError(cancel.reason)
@@ -225,8 +226,11 @@ class LocalTier:
             stop_reason=gen.stop_reason,
         )
 
-    def _prompt_tokens(self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int):
-        """Tokens of the FIM prompt, shrunk (context first, then the window) until it fits."""
+    def _prompt_tokens(
+        self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int
+    ) -> tuple[list[int], int]:
+        """Tokens of the FIM prompt, shrunk (context first, then the window) until it fits,
+        and how many of them are repository context (the part whose KV cells may be shifted)."""
         room = engine.n_ctx - max_tokens - 1
         # About 3.5 characters a token in code: start from a window that should fit.
         max_pre, max_suf = self.settings.prefix_lines, self.settings.suffix_lines
@@ -239,13 +243,23 @@ class LocalTier:
             )
             tokens = engine.tokenize(pieces)
             if len(tokens) <= room:
-                return tokens
+                return tokens, _context_tokens(engine, pieces)
             if context:
                 context.pop()  # the most volatile chunks come last: drop them first
             elif max_pre > 8 or max_suf > 4:
                 max_pre, max_suf = max(8, max_pre // 2), max(4, max_suf // 2)
             else:
-                return tokens[-room:]
+                return tokens[-room:], 0
+
+
+def _context_tokens(engine: LlamaEngine, pieces: list[Piece]) -> int:
+    """Tokens before the FIM region (0 when the context is inlined into the prefix text)."""
+    tpl = engine.template
+    fim = {tpl.prefix, tpl.suffix}
+    for i, piece in enumerate(pieces):
+        if isinstance(piece, Special) and piece.token in fim:
+            return len(engine.tokenize(pieces[:i])) if i else 0
+    return 0
 
 
 def _gpu_layers(requested: int, model_path: Path) -> int:

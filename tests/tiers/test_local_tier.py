@@ -185,3 +185,55 @@ async def test_mistral_family_is_detected_and_prompt_is_suffix_first(tiny_mistra
         assert tokens[0] == engine._llm.token_bos()  # SentencePiece models start with BOS
     finally:
         engine.close()
+
+
+def test_a_moved_context_chunk_is_shifted_not_recomputed(tiny_model_factory):
+    """Dropping a repository-context chunk moves the chunks after it: their KV cells are
+    shifted (llama.cpp sequence remove/add) instead of evaluated again. With one layer, keys
+    and values depend only on the token and its position, so shifting is exact and greedy
+    output must equal a fresh evaluation."""
+    from tests.support.tiny_gguf import QWEN25_CODER_TOKENS
+    from tiers.base import ContextChunk
+    from tiers.local import _context_tokens
+
+    model = tiny_model_factory("qwen2", arch="qwen2", rename_tokens=QWEN25_CODER_TOKENS,
+                               quant="Q8_0", n_layer=1)
+    engine = LlamaEngine(EngineConfig(model, n_ctx=2048, n_threads=1))
+    try:
+        chunks = [ContextChunk(f"pkg/mod_{i}.py", f"def helper_{i}(x):\n    return x * {i}\n" * 4)
+                  for i in range(4)]
+
+        def prompt(ctx):
+            pieces = build_prompt(engine.template, "def main():\n    return helper_",
+                                  "\n", context=ctx, path="main.py")
+            return engine.tokenize(pieces), _context_tokens(engine, pieces)
+
+        first, limit1 = prompt(chunks)
+        engine.reset_cache()
+        engine.generate(first, max_tokens=4, cancel=CancelToken(), shift_limit=limit1)
+        moved, limit2 = prompt(chunks[1:])  # the first chunk is gone: the rest moved up
+        shifted = engine.generate(moved, max_tokens=12, cancel=CancelToken(), shift_limit=limit2)
+        # Only the new file header before the moved chunks, and the last token, were evaluated.
+        assert shifted.evaluated_tokens < len(moved) // 4, (shifted.evaluated_tokens, len(moved))
+        engine.reset_cache()
+        fresh = engine.generate(moved, max_tokens=12, cancel=CancelToken())
+        assert fresh.evaluated_tokens == len(moved)
+        assert shifted.text == fresh.text
+    finally:
+        engine.close()
+
+
+def test_an_edit_next_to_the_cursor_is_never_shifted_over(qwen_engine: LlamaEngine):
+    """Typing in the prefix of a FIM prompt changes what the suffix after it should attend
+    to: the suffix is evaluated again, and the output equals a fresh evaluation."""
+    tpl = qwen_engine.template
+    suffix = "\n\n\ndef other(a, b):\n    return a - b\n" * 3
+    before = qwen_engine.tokenize(build_prompt(tpl, "def add(a, b):\n    return a", suffix))
+    after = qwen_engine.tokenize(build_prompt(tpl, "def add(a, b):\n    return a +", suffix))
+    qwen_engine.reset_cache()
+    qwen_engine.generate(before, max_tokens=4, cancel=CancelToken())
+    typed = qwen_engine.generate(after, max_tokens=8, cancel=CancelToken())
+    qwen_engine.reset_cache()
+    fresh = qwen_engine.generate(after, max_tokens=8, cancel=CancelToken())
+    assert typed.text == fresh.text
+    assert typed.evaluated_tokens < len(after)  # the common prefix was still reused
