@@ -79,3 +79,26 @@ class TypingRate:
     def forget(self, key: str) -> None:
         self._last.pop(key, None)
         self._interval.pop(key, None)
+
+
+class LoopMonitor:
+    """Measures how late the event loop wakes up: the worst stall any handler caused."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.worst_ms = 0.0
+        self.recent_worst_ms = 0.0  # since the last `take_recent`
+
+    async def run(self) -> None:
+        import asyncio
+
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            late = (time.perf_counter() - before - self.interval) * 1000
+            self.worst_ms = max(self.worst_ms, late)
+            self.recent_worst_ms = max(self.recent_worst_ms, late)
+
+    def take_recent(self) -> float:
+        worst, self.recent_worst_ms = self.recent_worst_ms, 0.0
+        return worst

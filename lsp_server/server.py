@@ -28,7 +28,7 @@ from lsp_server.edit_commands import register as register_edit_commands
 from lsp_server.index_features import IndexService, watch_files
 from lsp_server.index_features import register as register_index_features
 from lsp_server.pipeline import CompletionPipeline
-from lsp_server.scheduling import LatestWins, TypingRate
+from lsp_server.scheduling import LatestWins, LoopMonitor, TypingRate
 from tiers.base import CancelledError, Completion
 from tiers.local import LocalTier
 from tiers.remote import RemoteTier
@@ -108,6 +108,7 @@ class CompletionServer(LanguageServer):
         self._init_options: Any = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.index_service: IndexService | None = None
+        self.loop_monitor = LoopMonitor()
         self._event_loop: asyncio.AbstractEventLoop | None = None
 
     # -- out-of-band messages -----------------------------------------------------------------
@@ -259,7 +260,9 @@ class CompletionServer(LanguageServer):
             if kind == "inline":
                 self.pipeline.speculate(snap, result, self.relpath(uri))
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("metrics %s", json.dumps(_metrics(kind, uri, result, started)))
+            metrics = _metrics(kind, uri, result, started)
+            metrics["loopStallMs"] = round(self.loop_monitor.take_recent(), 1)
+            log.debug("metrics %s", json.dumps(metrics))
         return result
 
     def _check_current(self, snap: Snapshot) -> None:
@@ -318,6 +321,7 @@ def create_server(
         ls.apply_config(config)
         if params.process_id:
             ls._watchdog = asyncio.ensure_future(_watch_parent(params.process_id))
+        ls.background(ls.loop_monitor.run())
         log.info("initialized: root=%s encoding=%s", ls.root, ls.docs.encoding)
 
     @server.feature(lsp.INITIALIZED)
@@ -414,6 +418,7 @@ def create_server(
 
     @server.feature(lsp.SHUTDOWN)
     async def shutdown(ls: CompletionServer, params: Any) -> None:
+        log.info("worst event-loop stall: %.1f ms", ls.loop_monitor.worst_ms)
         ls.scheduler.cancel_all("shutdown")
         if ls.pipeline is not None:
             ls.pipeline.cancel_speculation()
