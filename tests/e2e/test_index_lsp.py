@@ -24,7 +24,8 @@ def _workspace(tmp: Path) -> Path:
         "    def area(self):\n        return math.pi * self.radius ** 2\n"
     )
     (ws / "app.py").write_text(
-        "from shapes.circle import Circle\n\n\ndef main():\n    c = Circle(2)\n    print(c.area())\n"
+        "from shapes.circle import Circle\n\n\n"
+        "def main():\n    c = Circle(2)\n    print(c.area())\n"
     )
     (ws / ".gitignore").write_text("secret_stuff/\n")
     (ws / "secret_stuff").mkdir()
