@@ -60,8 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="build llama-server (bench/latency/build_llama_server.sh) if missing")
     p.add_argument("--peer-chunks", type=int, default=2,
                    help="llama-server: extra-context chunks (llama.vim ring buffer)")
-    p.add_argument("--no-peer-cache", action="store_true",
-                   help="llama-server: without llama.vim's client-side result cache")
+    p.add_argument("--peer-cache", action="store_true",
+                   help="llama-server: add llama.vim's client-side result cache (its hits are "
+                        "answered with no request)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     p.add_argument("--server-cmd", default="",
                    help="our server's command (default: this Python -m lsp_server.cli)")
@@ -129,7 +130,7 @@ def _make_backends(args: argparse.Namespace, names: list[str], model: Path) -> l
                     continue
                 binary = _build_llama_server()
             # Positions are single requests: a client-side cache has nothing to serve there.
-            use_cache = not args.no_peer_cache and args.mode == "replay"
+            use_cache = args.peer_cache and args.mode == "replay"
             cfg = VimConfig(ring_n_chunks=args.peer_chunks, client_cache=use_cache)
             out.append(LlamaServer(binary, model, args.threads, logs / "llama-server.log",
                                    seed=args.seed, cfg=cfg))

@@ -5,8 +5,8 @@ lines, n_predict 128, t_max_predict_ms 250 for a first (non-speculative) request
 current line, top_k 40 / top_p 0.90 with the infill sampler, cache_prompt, and extra-context
 chunks (`input_extra`, llama.vim's ring buffer: here chunks of the same file outside the local
 window, sent once before typing so that they sit in the KV cache). The server runs with one
-slot and `--cache-reuse 256`. Like llama.vim, the client keeps its own cache of answers and shows
-one when the user has typed through the start of it, without a request.
+slot and `--cache-reuse 256`. Optionally (`client_cache`), the client keeps llama.vim's own cache
+of answers and shows one when the user has typed through the start of it, without a request.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class VimConfig:
     max_line_suffix: int = 8
     ring_n_chunks: int = 2
     ring_chunk_size: int = 64
-    client_cache: bool = True
+    client_cache: bool = False
     max_cache_keys: int = 250
 
 

@@ -256,7 +256,7 @@ async def replay_region(
                             "accept" if accept else "key", clock())
         stats.records.append(rec)
         pending = backend.complete(uri, cursor + len(edit))
-        truth = document[cursor + len(edit):]
+        truth = region.text[region.start + typed:]  # what really follows, typed or not yet
         task = asyncio.ensure_future(_track(pending, rec, truth, clock, on_answer))
         tasks.append(task)
         inflight = (pending, rec, task)

@@ -195,6 +195,7 @@ def test_replay_accepts_right_suggestions_and_rebuilds_the_file(tmp_path: Path) 
     summary = summarize("text", stats)
     assert summary.answered > 0 and summary.accepted_per_100 and summary.accepted_per_100 > 0
     assert summary.kv_reuse == pytest.approx(0.75)
+    assert summary.first_line_exact == 1.0  # it only ever suggests the real rest of the line
 
 
 def test_replay_never_accepts_wrong_suggestions(tmp_path: Path) -> None:
