@@ -49,6 +49,7 @@ def _server_main(argv: list[str]) -> int:
     parser.add_argument("--log-file", help="write the log here instead of stderr")
     args = parser.parse_args(argv)
     _setup_logging(args.log_level, args.log_file)
+    os.environ["LSP_SERVER_LOG_LEVEL"] = args.log_level
 
     from lsp_server.server import create_server
 

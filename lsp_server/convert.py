@@ -48,7 +48,7 @@ def inline_items(
 
 
 def completion_items(
-    snap: Snapshot, completion: Completion, encoding: str
+    snap: Snapshot, completion: Completion, encoding: str, *, markdown: bool = False
 ) -> list[lsp.CompletionItem]:
     """One item whose edit replaces the word being typed with that word plus the suggestion,
     so clients that filter by the typed prefix keep it."""
@@ -64,9 +64,8 @@ def completion_items(
             kind=lsp.CompletionItemKind.Text,
             detail="AI suggestion",
             documentation=lsp.MarkupContent(
-                kind=lsp.MarkupKind.Markdown,
-                value=f"```{snap.language_id}\n{new_text}\n```",
-            ),
+                kind=lsp.MarkupKind.Markdown, value=f"```{snap.language_id}\n{new_text}\n```"
+            ) if markdown else new_text,
             filter_text=new_text,
             sort_text="0000",
             preselect=True,

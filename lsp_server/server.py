@@ -105,6 +105,7 @@ class CompletionServer(LanguageServer):
         self._last: dict[str, tuple[int, int, Completion]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self.supports_configuration = False
+        self.markdown_docs = False  # the client renders Markdown in completion documentation
         self._init_options: Any = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self.index_service: IndexService | None = None
@@ -147,7 +148,9 @@ class CompletionServer(LanguageServer):
     def apply_config(self, config: Config) -> None:
         old = self.config
         self.config = config
-        logging.getLogger().setLevel(_level(config.log_level))
+        # The command line's --log-level is a floor: settings may ask for more detail, not less.
+        floor = _level(os.environ.get("LSP_SERVER_LOG_LEVEL", "info"))
+        logging.getLogger().setLevel(min(floor, _level(config.log_level)))
         if self.local is None or old.local != config.local:
             self._start_local()
         if self.router is None or old.router != config.router or old.remote != config.remote:
@@ -226,8 +229,11 @@ class CompletionServer(LanguageServer):
 
     # -- completion ---------------------------------------------------------------------------
 
-    async def serve(self, uri: str, pos: lsp.Position, kind: str) -> Completion | None:
-        """One completion for the document at `pos`, or None; raises the LSP error to send."""
+    async def serve(
+        self, uri: str, pos: lsp.Position, kind: str
+    ) -> tuple[Snapshot, Completion] | None:
+        """One completion for the document at `pos` (with the snapshot it is for), or None;
+        raises the LSP error to send."""
         cfg = self.config.completion
         if not cfg.enabled or self.pipeline is None:
             return None
@@ -237,7 +243,7 @@ class CompletionServer(LanguageServer):
             return None
         last = self._last.get(uri)
         if last is not None and last[:2] == (snap.version, snap.offset):
-            return last[2]  # the other kind of request just computed this very answer
+            return snap, last[2]  # the other kind of request just computed this very answer
         token = self.scheduler.begin(f"{kind}:{uri}")
         started = time.perf_counter()
         try:
@@ -263,7 +269,7 @@ class CompletionServer(LanguageServer):
             metrics = _metrics(kind, uri, result, started)
             metrics["loopStallMs"] = round(self.loop_monitor.take_recent(), 1)
             log.debug("metrics %s", json.dumps(metrics))
-        return result
+        return (snap, result) if result is not None else None
 
     def _check_current(self, snap: Snapshot) -> None:
         doc = self.docs.get(snap.uri)
@@ -280,8 +286,8 @@ def _metrics(kind: str, uri: str, result: Completion | None, started: float) -> 
         "tier": result.tier if result else "",
         "cached": bool(result and result.cached),
         "promptTokens": result.prompt_tokens if result else 0,
-        "evaluatedTokens": result.evaluated_tokens if result and not result.cached else 0,
-        "generatedTokens": result.generated_tokens if result and not result.cached else 0,
+        "evaluated": result.evaluated_tokens if result and not result.cached else 0,
+        "generated": result.generated_tokens if result and not result.cached else 0,
         "chars": len(result.text) if result else 0,
     }
 
@@ -317,6 +323,11 @@ def create_server(
         ls.root = _root_of(params)
         caps = params.capabilities.workspace
         ls.supports_configuration = bool(caps and caps.configuration)
+        text_caps = params.capabilities.text_document
+        item_caps = text_caps.completion if text_caps else None
+        formats = (item_caps.completion_item.documentation_format or []
+                   if item_caps and item_caps.completion_item else [])
+        ls.markdown_docs = lsp.MarkupKind.Markdown in formats
         config, _ = build_config(("initializationOptions", params.initialization_options))
         ls.apply_config(config)
         if params.process_id:
@@ -391,12 +402,10 @@ def create_server(
     ) -> lsp.InlineCompletionList | None:
         if not ls.config.completion.inline:
             return None
-        uri = params.text_document.uri
-        result = await ls.serve(uri, params.position, "inline")
-        snap = ls.docs.snapshot(uri, params.position.line, params.position.character)
-        if result is None or snap is None:
+        answer = await ls.serve(params.text_document.uri, params.position, "inline")
+        if answer is None:
             return lsp.InlineCompletionList(items=[])
-        return lsp.InlineCompletionList(items=inline_items(snap, result, ls.docs.encoding))
+        return lsp.InlineCompletionList(items=inline_items(*answer, ls.docs.encoding))
 
     @server.feature(
         lsp.TEXT_DOCUMENT_COMPLETION,
@@ -407,14 +416,11 @@ def create_server(
     ) -> lsp.CompletionList | None:
         if not ls.config.completion.classic:
             return None
-        uri = params.text_document.uri
-        result = await ls.serve(uri, params.position, "classic")
-        snap = ls.docs.snapshot(uri, params.position.line, params.position.character)
-        if result is None or snap is None:
+        answer = await ls.serve(params.text_document.uri, params.position, "classic")
+        if answer is None:
             return lsp.CompletionList(is_incomplete=True, items=[])
-        return lsp.CompletionList(
-            is_incomplete=True, items=completion_items(snap, result, ls.docs.encoding)
-        )
+        items = completion_items(*answer, ls.docs.encoding, markdown=ls.markdown_docs)
+        return lsp.CompletionList(is_incomplete=True, items=items)
 
     @server.feature(lsp.SHUTDOWN)
     async def shutdown(ls: CompletionServer, params: Any) -> None:

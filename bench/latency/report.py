@@ -57,14 +57,16 @@ def cdf_plot(records: dict[str, list[RequestRecord]], out: Path, title: str) -> 
         return None
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for name, recs in records.items():
-        lat = sorted(1000 * r.latency for r in recs
+        # Below 1 ms (an answer from a cache) is drawn at 1 ms: the axis is logarithmic.
+        lat = sorted(max(1.0, 1000 * r.latency) for r in recs
                      if r.status == "answered" and r.latency is not None)
         if not lat:
             continue
-        ys = [(i + 1) / len(lat) for i in range(len(lat))]
-        ax.step(lat, ys, where="post", label=f"{name} (n={len(lat)})")
+        ys = [0.0] + [(i + 1) / len(lat) for i in range(len(lat))]
+        ax.step([lat[0], *lat], ys, where="post", label=f"{name} (n={len(lat)})")
     ax.axvline(200, color="grey", linestyle=":", linewidth=1, label="200 ms")
-    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xscale("log")
+    ax.set_xlim(left=1.0)
     ax.set_xlabel("request → response (ms), answered requests")
     ax.set_ylabel("fraction of answers")
     ax.set_ylim(0, 1.01)

@@ -294,3 +294,15 @@ def test_positions_are_answered_one_by_one_after_an_untimed_warm_request(tmp_pat
     # The text backend knows the file: every suggestion is the real rest of the line.
     assert all(r.first_line_match for r in stats.records)
     assert summarize("text", stats).first_line_exact == 1.0
+
+
+def test_cdf_plot_is_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench.latency.replay import RequestRecord
+    from bench.latency.report import cdf_plot
+
+    recs = [RequestRecord("a", "f", i, "key", 0.0, latency=lat, status=status)
+            for i, (lat, status) in enumerate([(0.0001, "answered"), (0.3, "answered"),
+                                               (2.0, "answered"), (0.1, "cancelled")])]
+    out = cdf_plot({"a": recs, "b": []}, tmp_path / "cdf.png", "test")
+    assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -337,3 +337,15 @@ async def test_systems_run_on_a_real_model(tiny_qwen_model: Path, tmp_path: Path
     assert outcomes[0].answer.prompt_tokens > 0 and outcomes[0].answer.generated_tokens > 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["system"] for r in records] == ["raw", "pipeline"]
+
+
+def test_command_line_checks_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.quality.__main__ import _parse
+
+    args = _parse(["--sets", "santacoder-py, crossfile-py", "--limit", "5"])
+    assert args.set_names == ["santacoder-py", "crossfile-py"] and args.limit == 5
+    assert args.system_names == {"raw", "pipeline"}
+    for bad in (["--sets", "santacoder-go"], ["--systems", "raw,oracle"]):
+        with pytest.raises(SystemExit):
+            _parse(bad)
+    assert "unknown set(s): santacoder-go" in capsys.readouterr().err
