@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from models.gguf_info import read_gguf
@@ -21,7 +21,13 @@ from models.templates import FimTemplate, Piece, Special, build_prompt
 from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
 from tiers.errors import ModelLoadError, TierUnavailableError
 from tiers.llama_engine import EngineConfig, LlamaEngine
-from tiers.postprocess import block_indent, early_stop, postprocess
+from tiers.postprocess import (
+    block_indent,
+    early_stop,
+    from_line_start,
+    line_start_split,
+    postprocess,
+)
 from tiers.settings import LocalSettings
 
 log = logging.getLogger(__name__)
@@ -200,20 +206,35 @@ class LocalTier:
         max_tokens = min(
             request.max_tokens, s.max_tokens_multiline if multi else s.max_tokens
         )
-        prompt, context_tokens = self._prompt_tokens(engine, request, max_tokens)
+        split = line_start_split(request.prefix)
+        prompt_request = replace(request, prefix=split[0]) if split else request
+        typed = split[1] if split else ""
+        prompt, context_tokens = self._prompt_tokens(engine, prompt_request, max_tokens)
         budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
         width = block_indent(request.prefix)
+
+        def at_cursor(raw: str) -> tuple[str, int] | None:
+            return from_line_start(raw, typed) if split else (raw, 0)
+
+        def should_stop(raw: str) -> int | None:
+            mapped = at_cursor(raw)
+            if mapped is None:
+                return 0  # the model went on with the previous line: nothing for the cursor
+            cut = early_stop(request, mapped[0], block_width=width)
+            return None if cut is None else mapped[1] + cut
+
         gen = engine.generate(
             prompt,
             max_tokens=max_tokens,
             cancel=cancel,
-            should_stop=lambda text: early_stop(request, text, block_width=width),
+            should_stop=should_stop,
             deadline=time.monotonic() + budget if budget else None,
             shift_limit=context_tokens,
         )
         if gen.stop_reason == "cancelled":
             raise CancelledError(cancel.reason)
-        text = postprocess(request, gen.text)
+        mapped = at_cursor(gen.text)
+        text = postprocess(request, mapped[0]) if mapped else ""
         return Completion(
             text=text,
             tier=self.name,

@@ -115,8 +115,9 @@ def _trim_suffix_overlap(text: str, suffix: str) -> str:
     comp_lines = text.rstrip("\n").split("\n")
     suf_lines = [ln for ln in suffix.split("\n") if ln.strip()][: len(comp_lines)]
     for k in range(min(len(comp_lines), len(suf_lines)), 0, -1):
-        tail = [ln.strip() for ln in comp_lines[-k:]]
-        if tail == [ln.strip() for ln in suf_lines[:k]]:
+        # Indentation counts: `  }` closing an inner block is not the `}` that follows it.
+        tail = [ln.rstrip() for ln in comp_lines[-k:]]
+        if tail == [ln.rstrip() for ln in suf_lines[:k]]:
             return "\n".join(comp_lines[:-k])
     return text
 
@@ -194,3 +195,39 @@ def postprocess(request: CompletionRequest, raw: str) -> str:
         return ""
     # Text typed after a blank cursor line keeps its indentation from the model.
     return text
+
+
+def line_start_split(prefix: str) -> tuple[str, str] | None:
+    """For a cursor on a line that holds only indentation: (prompt prefix, typed), where the
+    prompt prefix ends at the previous line's end and `typed` is the line break and indentation
+    already in the document. Models are trained to write the line break themselves; a prompt
+    ending in a bare line break makes them skip to a later line. None for any other cursor."""
+    line = current_line_prefix(prefix)
+    if line.strip() or "\n" not in prefix:
+        return None
+    cut = len(prefix) - len(line) - 1
+    if cut > 0 and prefix[cut - 1] == "\r":
+        cut -= 1
+    return prefix[:cut], prefix[cut:]
+
+
+def from_line_start(raw: str, typed: str) -> tuple[str, int] | None:
+    """Map an answer generated after the previous line's end back to the cursor.
+
+    Returns (answer at the cursor, raw characters consumed before it); ("", 0) while the model
+    is still writing the line break and indentation; None when it did something else (went on
+    writing the previous line), which has no place at the cursor.
+    """
+    if not raw:
+        return "", 0
+    if not raw.startswith("\n"):
+        return None
+    indent = typed.lstrip("\r\n")
+    rest = raw[1:]
+    if rest.startswith(indent):
+        return rest[len(indent):], 1 + len(indent)
+    lead = rest[: len(rest) - len(rest.lstrip(" \t"))]
+    if lead == rest and indent.startswith(lead):
+        return "", 0  # still writing the indentation
+    # Indented differently: the cursor's indentation stays; the code starts at the cursor.
+    return rest[len(lead):], 1 + len(lead)

@@ -189,14 +189,8 @@ async def _run(args: argparse.Namespace) -> int:
             await b.stop()
     summaries = []
     for b in backends:
-        extra_tokens = extra_hits = None
-        if hasattr(b, "log_metrics"):
-            found = b.log_metrics()
-            extra_tokens = [int(m["evaluated"]) for m in found
-                            if isinstance(m.get("evaluated"), int)
-                            and not isinstance(m.get("evaluated"), bool)]
-            extra_hits = [bool(m["cached"]) for m in found if isinstance(m.get("cached"), bool)]
-        summaries.append(summarize(b.name, stats[b.name], extra_tokens, extra_hits))
+        reported = b.log_metrics() if hasattr(b, "log_metrics") else None
+        summaries.append(summarize(b.name, stats[b.name], reported))
     _write(args, work, machine, summaries, stats, time.time() - started)
     return 0
 
@@ -236,7 +230,8 @@ def _write(args: argparse.Namespace, work: list[Any], machine: dict[str, Any],
         lines += [f"![latency CDF]({plot.name})", ""]
     lines += [
         "Latency: request sent → response received, answered requests only (not cancelled or "
-        "superseded). Prompt tokens: evaluated per answer where the backend reports it. "
+        "superseded). Prompt tokens: evaluated per answer where the backend reports it (for "
+        "ours, per model call from its debug log, untimed and cancelled calls included). "
         "KV reuse: share of prompt tokens taken from the KV cache. Cache hits: answers with no "
         "model call (result or typed-through cache). Accepted chars/100 keys: characters "
         "inserted by accepting suggestions per 100 typed keystrokes. First-line exact: "

@@ -45,23 +45,35 @@ class Summary:
     first_line_exact: float | None  # among the non-empty suggestions shown
 
 
+def _ints(found: list[dict[str, int | bool]], key: str) -> list[int]:
+    return [int(m[key]) for m in found
+            if isinstance(m.get(key), int) and not isinstance(m.get(key), bool)]
+
+
 def summarize(backend: str, stats: SessionStats,
-              extra_prompt_tokens: list[int] | None = None,
-              extra_cache_hits: list[bool] | None = None) -> Summary:
-    """Figures for one backend. `extra_*` are figures the server reported out of band (its log
-    or a metrics notification), used where the answers themselves carry none."""
+              reported: list[dict[str, int | bool]] | None = None) -> Summary:
+    """Figures for one backend. `reported` holds per-completion figures the server gave out of
+    band (its log or a metrics notification: `evaluated`, `promptTokens`, `cached`); they are
+    used where the answers themselves carry none."""
     recs = stats.records
+    reported = reported or []
     answered = [r for r in recs if r.status == "answered"]
     latencies = [r.latency for r in answered if r.latency is not None]
     tokens = [r.prompt_tokens for r in answered if r.prompt_tokens is not None]
-    if not tokens and extra_prompt_tokens:
-        tokens = list(extra_prompt_tokens)
+    if not tokens:
+        tokens = _ints(reported, "evaluated")
     cached = [(r.prompt_tokens, r.cached_tokens) for r in answered
               if r.prompt_tokens is not None and r.cached_tokens is not None]
     total = sum(p + c for p, c in cached)
+    kv_reuse = sum(c for _, c in cached) / total if total else None
+    if kv_reuse is None:
+        both = [m for m in reported if _ints([m], "evaluated") and _ints([m], "promptTokens")]
+        prompt = sum(int(m["promptTokens"]) for m in both)
+        if prompt:
+            kv_reuse = 1 - sum(int(m["evaluated"]) for m in both) / prompt
     hits = [r.cache_hit for r in answered if r.cache_hit is not None]
-    if not hits and extra_cache_hits:
-        hits = list(extra_cache_hits)
+    if not hits:
+        hits = [m["cached"] for m in reported if isinstance(m.get("cached"), bool)]
     shown = [r for r in answered if r.suggestion and r.suggestion.strip()]
     return Summary(
         backend=backend,
@@ -74,7 +86,7 @@ def summarize(backend: str, stats: SessionStats,
         p95=percentile(latencies, 95),
         p99=percentile(latencies, 99),
         prompt_tokens=_mean([float(t) for t in tokens]),
-        kv_reuse=sum(c for _, c in cached) / total if total else None,
+        kv_reuse=kv_reuse,
         cache_hit_rate=_mean([float(h) for h in hits]),
         keystrokes=stats.keystrokes,
         accepted_chars=stats.accepted_chars,

@@ -113,6 +113,7 @@ def markdown(results: Mapping[str, Any]) -> str:
             f"n = {max(v['n'] for v in entry['systems'].values())}"
             f" of {meta.get('set_size', '?')}, seed {meta.get('seed', '?')}, "
             f"model `{meta.get('model', '?')}`, gate `{meta.get('gate', '?')}`, "
+            f"systems {', '.join(sorted(entry['systems']))}, "
             f"{meta.get('date', '?')}" + (f"; skipped by the gate: {skipped}" if skipped else "")
             + (f"; {meta['note']}" if meta.get("note") else "")
         )

@@ -31,7 +31,8 @@ class Answer:
 
 def snapshot_of(sample: Sample) -> Snapshot:
     """The editor's view: the document with the cursor at the start of the hole."""
-    path = Path(sample.root) / sample.path if sample.root else Path("/bench") / sample.path
+    path = (Path(sample.root).absolute() / sample.path if sample.root
+            else Path("/bench") / sample.path)
     return Snapshot(path.as_uri(), sample.language_id, 1, sample.doc_prefix + sample.doc_suffix,
                     len(sample.doc_prefix))
 

@@ -258,6 +258,15 @@ def test_metrics_are_read_from_log_lines_and_tolerate_absence() -> None:
     assert metrics_from_text('{"evaluated": 0, "cached": true}') == {
         "evaluated": 0, "cached": True}
     assert metrics_from_text("initialized: root=None") == {}
+    reported = [
+        metrics_from_text('metrics {"cached": false, "promptTokens": 300, "evaluated": 30}'),
+        metrics_from_text('metrics {"cached": true, "promptTokens": 0, "evaluated": 0}'),
+    ]
+    summary = summarize("ours", SessionStats(), reported)
+    assert summary.prompt_tokens == 15.0
+    assert summary.kv_reuse == pytest.approx(0.9)
+    assert summary.cache_hit_rate == 0.5
+    assert summarize("ours", SessionStats()).prompt_tokens is None  # no figures: none shown
 
 
 def test_llama_vim_context_and_cache() -> None:

@@ -268,7 +268,7 @@ def test_report_table_and_merge() -> None:
     assert table[0]["values"] == {"raw": 100.0, "pipeline": 0.0}
     text = markdown(results)
     assert "| SantaCoder FIM, Python | exact match | 3 | 66.7 | — | 70.3 | 77.0 |" in text
-    assert "n = 1 of 9, seed 0" in text
+    assert "n = 1 of 9, seed 0" in text and "systems pipeline, raw" in text
     assert PUBLISHED[("santacoder-py", "em")] == (70.3, 77.0)
 
 

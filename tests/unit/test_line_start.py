@@ -1,0 +1,46 @@
+"""A cursor on a line holding only indentation: the prompt ends at the previous line's end and
+the model's answer is mapped back to the cursor."""
+
+from __future__ import annotations
+
+import pytest
+
+from tiers.base import CompletionRequest, Mode
+from tiers.postprocess import from_line_start, line_start_split, postprocess
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("def f():\n    ", ("def f():", "\n    ")),
+        ("def f():\r\n    ", ("def f():", "\r\n    ")),
+        ("x = 1\n", ("x = 1", "\n")),
+        ("x = 1\n    y", None),  # text already typed on the line
+        ("    ", None),  # first line: no previous line to end at
+    ],
+)
+def test_line_start_split(prefix, expected):
+    assert line_start_split(prefix) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "typed", "expected"),
+    [
+        ("", "\n    ", ("", 0)),
+        ("\n  ", "\n    ", ("", 0)),  # still writing the indentation
+        ("\n    return x", "\n    ", ("return x", 5)),
+        ("\n        deeper()", "\n    ", ("    deeper()", 5)),  # more indented than typed
+        ("\nreturn x", "\n    ", ("return x", 1)),  # less indented: code starts at the cursor
+        (": int", "\n    ", None),  # went on writing the previous line
+    ],
+)
+def test_from_line_start(raw, typed, expected):
+    assert from_line_start(raw, typed) == expected
+
+
+def test_an_indented_closing_brace_is_not_the_suffix_brace():
+    request = CompletionRequest(
+        uri="file:///a.js", version=1, mode=Mode.SINGLE_LINE,
+        prefix="function f(xs) {\n  if (xs) {\n    return 1;\n", suffix="\n}\n",
+    )
+    assert postprocess(request, "  }") == "  }"
