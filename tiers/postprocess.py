@@ -166,6 +166,31 @@ def _trim_unbalanced(text: str, prefix: str) -> str:
     return text
 
 
+_COMMENT_LEADERS = {"#": ("python", "ruby", "shellscript", "perl", "r", "yaml", "toml"),
+                    "//": ("javascript", "typescript", "javascriptreact", "typescriptreact",
+                           "java", "c", "cpp", "csharp", "go", "rust", "php", "kotlin",
+                           "swift", "scala", "dart")}
+
+
+def _drop_trailing_comment(line: str, language_id: str) -> str:
+    """Drop a comment the model appended after code on a single line (an Instruct model's
+    narration: `x = []  # Initialize an empty list`); the code is the suggestion."""
+    lang = language_id.lower()
+    leader = next((c for c, langs in _COMMENT_LEADERS.items() if lang in langs), None)
+    if leader is None:
+        return line
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote and line[i - 1] != "\\":
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif line.startswith(leader, i) and line[:i].strip() and line[i - 1] in " \t":
+            return line[:i].rstrip()
+    return line
+
+
 def _repeats_previous_line(text: str, prefix: str) -> bool:
     """A single-line answer that only repeats the line above is noise."""
     line = (current_line_prefix(prefix) + text).strip()
@@ -190,6 +215,8 @@ def postprocess(request: CompletionRequest, raw: str) -> str:
         text = text.rstrip("\n")
     text = _trim_suffix_overlap(text, request.suffix)
     text = _trim_unbalanced(text, request.prefix)
+    if "\n" not in text:
+        text = _drop_trailing_comment(text, request.language_id)
     text = text.rstrip()
     if not text.strip() or _repeats_previous_line(text, request.prefix):
         return ""

@@ -44,3 +44,20 @@ def test_an_indented_closing_brace_is_not_the_suffix_brace():
         prefix="function f(xs) {\n  if (xs) {\n    return 1;\n", suffix="\n}\n",
     )
     assert postprocess(request, "  }") == "  }"
+
+
+@pytest.mark.parametrize(
+    ("language", "raw", "expected"),
+    [
+        ("python", "result = []  # Initialize an empty list", "result = []"),
+        ("python", "url = 'http://x#frag'  # note", "url = 'http://x#frag'"),
+        ("python", "# a comment line stays", "# a comment line stays"),
+        ("javascript", "let n = 0; // counter", "let n = 0;"),
+        ("javascript", "const u = 'a//b';", "const u = 'a//b';"),
+        ("lua", "x = 1 -- kept: unknown leader", "x = 1 -- kept: unknown leader"),
+    ],
+)
+def test_a_comment_narrating_generated_code_is_dropped(language, raw, expected):
+    request = CompletionRequest(uri="file:///a", version=1, prefix="\n", suffix="\n",
+                                language_id=language, mode=Mode.SINGLE_LINE)
+    assert postprocess(request, raw) == expected
