@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,8 @@ def _finish(choice: dict[str, Any]) -> str:
     return reason if isinstance(reason, str) else ""
 
 
-class Provider:
-    """Base: OpenAI-style chat, shared by every provider."""
+class Provider(ABC):
+    """Base: OpenAI-style chat, shared by every provider; each subclass speaks its own FIM."""
 
     name = "openai"
     chat_path = "/v1/chat/completions"
@@ -77,14 +78,14 @@ class Provider:
         self.template: FimTemplate | None = template_for(family) if family else None
 
     # ---- FIM
-    def fim_call(self, req: CompletionRequest, *, stream: bool) -> HttpCall:
-        raise NotImplementedError
+    @abstractmethod
+    def fim_call(self, req: CompletionRequest, *, stream: bool) -> HttpCall: ...
 
-    def fim_delta(self, event: dict[str, Any]) -> Delta:
-        raise NotImplementedError
+    @abstractmethod
+    def fim_delta(self, event: dict[str, Any]) -> Delta: ...
 
-    def fim_text(self, obj: dict[str, Any]) -> Delta:
-        raise NotImplementedError
+    @abstractmethod
+    def fim_text(self, obj: dict[str, Any]) -> Delta: ...
 
     # ---- chat
     def chat_call(self, messages: Sequence[Message], *, max_tokens: int, stream: bool) -> HttpCall:
