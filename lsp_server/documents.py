@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lsp_server.positions import LineIndex, PositionError
 
@@ -59,8 +60,9 @@ class Snapshot:
     def suffix(self) -> str:
         return self.text[self.offset :]
 
-    @property
+    @cached_property
     def line_col(self) -> tuple[int, int]:
+        # Read by the gate and by retrieval for every request: index the text once.
         return LineIndex.of(self.text).line_col(self.offset)
 
 
