@@ -124,10 +124,18 @@ class _Wanted:
     suffixes: list[str] | None  # where it must be defined (an import), None: anywhere
 
 
+# Priorities (lower first) of imported names not used near the cursor: one imported but not
+# used anywhere yet is likely what the next lines are about to use.
+UNUSED_IMPORT_PRIORITY = 30.0
+FAR_IMPORT_PRIORITY = 100.0
+
+
 def _wanted_names(
-    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, rel: str
+    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, rel: str,
+    text: str | None = None,
 ) -> dict[str, _Wanted]:
-    """What to look up: imported names (where their module is), and other free names."""
+    """What to look up: imported names (where their module is), and other free names.
+    The file's `text` tells imported names not used yet."""
     local = {s.name for s in symbols.definitions} if symbols else set()
     language = symbols.language if symbols else ""
     imported: dict[str, tuple[str, list[str]]] = {}  # local name -> (defined name, module)
@@ -158,7 +166,10 @@ def _wanted_names(
         # An attribute of something else (`self.x`, `obj.method`): its type is unknown.
     for name, (target, suffixes) in imported.items():
         if name not in wanted:
-            wanted[name] = _Wanted(target, 100.0, suffixes)
+            # Seen once: in the import itself (a substring count errs towards "used").
+            unused = text is not None and text.count(name) <= 1
+            priority = UNUSED_IMPORT_PRIORITY if unused else FAR_IMPORT_PRIORITY
+            wanted[name] = _Wanted(target, priority, suffixes)
     return wanted
 
 
@@ -171,7 +182,7 @@ def _definition_pieces(
     col: int,
     allowed: Callable[[str], bool],
 ) -> list[_Piece]:
-    wanted = _wanted_names(_names_near(lines, line, col), symbols, rel)
+    wanted = _wanted_names(_names_near(lines, line, col), symbols, rel, "\n".join(lines))
     if not wanted:
         return []
     by_name: dict[str, list[IndexedSymbol]] = {}

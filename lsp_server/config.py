@@ -124,6 +124,7 @@ def _validate(cfg: Config, warnings: list[str]) -> None:
         ("local", "time_budget_ms", lambda v: 0 <= v <= 60000),
         ("local", "prefix_lines", lambda v: 1 <= v <= 10000),
         ("local", "suffix_lines", lambda v: 0 <= v <= 10000),
+        ("local", "middle_lines", lambda v: 0 <= v <= 1000),
         ("completion", "debounce_ms", lambda v: -1 <= v <= 5000),
         ("completion", "max_debounce_ms", lambda v: 0 <= v <= 5000),
         ("context", "budget_tokens", lambda v: 0 <= v <= 32768),

@@ -46,6 +46,11 @@ class FimTemplate:
     def supports_fim(self) -> bool:
         return self.prefix is not None
 
+    @property
+    def middle_after_suffix(self) -> bool:
+        """Text can follow the middle marker, after the suffix (prefix-suffix-middle order)."""
+        return self.supports_fim and not self.suffix_first and self.middle is not None
+
     def control_tokens(self) -> tuple[str, ...]:
         toks = [self.prefix, self.suffix, self.middle, self.file_sep, self.repo_name, *self.stop]
         return tuple(dict.fromkeys(t for t in toks if t))
@@ -185,12 +190,17 @@ def build_prompt(
     path: str = "",
     language_id: str = "",
     repo: str = "",
+    middle: str = "",
 ) -> list[Piece]:
     """The prompt pieces for one completion, with what changes least first.
 
     Repository context comes first (it changes least), then the FIM pieces in the family's
-    order. Prefix-only models get the context and the prefix.
+    order. Prefix-only models get the context and the prefix. `middle` is text right before the
+    cursor that goes after the middle marker (families with `middle_after_suffix`); for the
+    others it is joined back to the prefix.
     """
+    if middle and not tpl.middle_after_suffix:
+        prefix, middle = prefix + middle, ""
     pieces: list[Piece] = []
     inline_ctx = ""
     if context and tpl.repo_format in ("qwen", "starcoder") and tpl.file_sep:
@@ -209,7 +219,7 @@ def build_prompt(
     else:
         pieces += [Special(tpl.prefix), inline_ctx + prefix, Special(tpl.suffix), suffix]
         if tpl.middle:
-            pieces.append(Special(tpl.middle))
+            pieces += [Special(tpl.middle), middle]
     return [p for p in pieces if not (isinstance(p, str) and p == "")]
 
 

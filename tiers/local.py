@@ -41,17 +41,36 @@ _WINDOW_STEP = 16
 class PromptWindow:
     prefix: str
     suffix: str
+    middle: str = ""  # the last lines before the cursor, placed after the FIM middle marker
 
 
-def window(prefix: str, suffix: str, max_prefix_lines: int, max_suffix_lines: int) -> PromptWindow:
-    """Cut the document to a window around the cursor whose start moves rarely."""
+def window(
+    prefix: str,
+    suffix: str,
+    max_prefix_lines: int,
+    max_suffix_lines: int,
+    middle_lines: int = 0,
+) -> PromptWindow:
+    """Cut the document to a window around the cursor whose start moves rarely.
+
+    With `middle_lines`, the prefix is split at the end of a line whose number is a multiple of
+    it: what follows (the line being typed and up to `middle_lines - 1` lines before it) goes
+    into the middle, after everything else. Typing then only appends tokens to the prompt, and
+    the suffix is evaluated again only when the split moves, once every `middle_lines` lines.
+    """
     pre_lines = prefix.split("\n")
     extra = len(pre_lines) - max_prefix_lines
     if extra > 0:
         start = ((extra + _WINDOW_STEP - 1) // _WINDOW_STEP) * _WINDOW_STEP
         pre_lines = pre_lines[start:]
-    suf_lines = suffix.split("\n")[:max_suffix_lines]
-    return PromptWindow("\n".join(pre_lines), "\n".join(suf_lines))
+    suffix = "\n".join(suffix.split("\n")[:max_suffix_lines])
+    if middle_lines > 0 and len(pre_lines) > 1:
+        # Line numbers in the window keep their remainder: its start is a multiple of 16 lines.
+        current = len(pre_lines) - 1
+        split = current - current % middle_lines or current
+        head = "\n".join(pre_lines[:split])
+        return PromptWindow(head, suffix, "\n" + "\n".join(pre_lines[split:]))
+    return PromptWindow("\n".join(pre_lines), suffix)
 
 
 class LocalTier:
@@ -209,7 +228,12 @@ class LocalTier:
         split = line_start_split(request.prefix)
         prompt_request = replace(request, prefix=split[0]) if split else request
         typed = split[1] if split else ""
-        prompt, context_tokens = self._prompt_tokens(engine, prompt_request, max_tokens)
+        # Only a line with text typed on it goes after the middle marker: after a complete line
+        # there, models tend to go on with that line (a trailing comment) instead of the next.
+        middle_lines = 0 if split else s.middle_lines
+        prompt, context_tokens = self._prompt_tokens(
+            engine, prompt_request, max_tokens, middle_lines
+        )
         budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
         width = block_indent(request.prefix)
 
@@ -248,7 +272,8 @@ class LocalTier:
         )
 
     def _prompt_tokens(
-        self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int
+        self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int,
+        middle_lines: int = 0,
     ) -> tuple[list[int], int]:
         """Tokens of the FIM prompt, shrunk (context first, then the window) until it fits,
         and how many of them are repository context (the part whose KV cells may be shifted)."""
@@ -257,10 +282,13 @@ class LocalTier:
         max_pre, max_suf = self.settings.prefix_lines, self.settings.suffix_lines
         context = list(request.context)
         while True:
-            win = window(request.prefix, request.suffix, max_pre, max_suf)
+            win = window(
+                request.prefix, request.suffix, max_pre, max_suf,
+                middle_lines if engine.template.middle_after_suffix else 0,
+            )
             pieces = build_prompt(
                 engine.template, win.prefix, win.suffix, context=context,
-                path=request.path, language_id=request.language_id,
+                path=request.path, language_id=request.language_id, middle=win.middle,
             )
             tokens = engine.tokenize(pieces)
             if len(tokens) <= room:

@@ -226,35 +226,45 @@ def postprocess(request: CompletionRequest, raw: str) -> str:
 
 def line_start_split(prefix: str) -> tuple[str, str] | None:
     """For a cursor on a line that holds only indentation: (prompt prefix, typed), where the
-    prompt prefix ends at the previous line's end and `typed` is the line break and indentation
-    already in the document. Models are trained to write the line break themselves; a prompt
-    ending in a bare line break makes them skip to a later line. None for any other cursor."""
+    prompt prefix ends at the end of the last line with text and `typed` is what follows it in
+    the document (line breaks, blank lines, the cursor line's indentation). Models are trained
+    to write the line break themselves; a prompt ending in a bare line break makes them skip to
+    a later line. None for any other cursor, or when no line with text comes before it."""
     line = current_line_prefix(prefix)
     if line.strip() or "\n" not in prefix:
         return None
-    cut = len(prefix) - len(line) - 1
-    if cut > 0 and prefix[cut - 1] == "\r":
+    cut = len(prefix) - len(line) - 1  # the line break ending the previous line
+    while True:
+        start = prefix.rfind("\n", 0, cut) + 1
+        if prefix[start:cut].strip():
+            break
+        if start == 0:
+            return None
+        cut = start - 1  # a blank line: end at the one before it
+    if prefix[cut - 1] == "\r":
         cut -= 1
     return prefix[:cut], prefix[cut:]
 
 
 def from_line_start(raw: str, typed: str) -> tuple[str, int] | None:
-    """Map an answer generated after the previous line's end back to the cursor.
+    """Map an answer generated after the last line with text back to the cursor.
 
     Returns (answer at the cursor, raw characters consumed before it); ("", 0) while the model
-    is still writing the line break and indentation; None when it did something else (went on
-    writing the previous line), which has no place at the cursor.
+    is still writing line breaks and indentation; None when it did something else (went on
+    writing the previous line), which has no place at the cursor. Blank lines the model writes
+    before its first code line are dropped: the cursor is already on a fresh line.
     """
     if not raw:
         return "", 0
-    if not raw.startswith("\n"):
+    if not raw.startswith(("\n", "\r\n")):
         return None
-    indent = typed.lstrip("\r\n")
-    rest = raw[1:]
-    if rest.startswith(indent):
-        return rest[len(indent):], 1 + len(indent)
-    lead = rest[: len(rest) - len(rest.lstrip(" \t"))]
-    if lead == rest and indent.startswith(lead):
-        return "", 0  # still writing the indentation
+    ws = len(raw) - len(raw.lstrip(" \t\r\n"))
+    if ws == len(raw):
+        return "", 0  # still writing the line breaks and indentation
+    start = raw.rfind("\n", 0, ws) + 1
+    lead = raw[start:ws]
+    indent = typed[typed.rfind("\n") + 1 :]
+    if lead.startswith(indent):
+        return raw[start + len(indent) :], start + len(indent)
     # Indented differently: the cursor's indentation stays; the code starts at the cursor.
-    return rest[len(lead):], 1 + len(lead)
+    return raw[ws:], ws

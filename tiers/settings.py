@@ -19,6 +19,12 @@ class LocalSettings:
     time_budget_ms: int = 1500  # after it, stop at the next line end
     prefix_lines: int = 64  # lines before the cursor in the prompt window
     suffix_lines: int = 16  # lines after the cursor
+    # The line being typed (and the lines since the last multiple of this) go after the FIM
+    # middle marker, so a keystroke appends to the prompt instead of changing what comes before
+    # the suffix; 0 = all of the prefix before the suffix. Applies when the cursor line has
+    # text (a blank line keeps the classic layout, which shares its prefix with the next
+    # keystrokes when this is 1).
+    middle_lines: int = 1
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import sys
 from pathlib import Path
@@ -64,6 +65,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--remote-provider", default="openai",
                     choices=("openai", "llamacpp", "mistral"))
     ap.add_argument("--remote-model", default="")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    metavar="SECTION.KEY=VALUE",
+                    help="a configuration setting for the pipeline, as in the server's "
+                         "settings (e.g. local.middleLines=0; repeatable)")
     ap.add_argument("--test-timeout", type=float, default=10.0,
                     help="seconds per test program")
     ap.add_argument("--results", type=Path, default=RESULTS)
@@ -75,10 +80,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     unknown = [s for s in args.set_names if s not in SETS]
     if unknown:
         ap.error(f"unknown set(s): {', '.join(unknown)}; choose from {', '.join(SETS)}")
+    try:
+        args.overrides = _overrides(args.overrides)
+    except ValueError as exc:
+        ap.error(str(exc))
     args.system_names = {s.strip() for s in args.systems.split(",") if s.strip()}
     if not args.system_names <= {"raw", "pipeline"}:
         ap.error("--systems takes raw and/or pipeline")
     return args
+
+
+def _overrides(items: list[str]) -> dict:
+    """`section.key=value` settings as a nested mapping (values parsed as JSON when they can be)."""
+    out: dict = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not (sep and dot and section and key):
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(section, {})[key] = value
+    return out
 
 
 def _model_path(arg: Path | None) -> Path:
@@ -114,7 +139,7 @@ async def _run(args: argparse.Namespace) -> int:
     from tiers.router import Router
 
     model = _model_path(args.model)
-    config = bench_config(model)
+    config = bench_config(model, args.overrides)
     engines: list[LlamaEngine] = []
 
     def engine_factory(cfg):  # keep a handle on the engine: the raw baseline uses it too

@@ -162,3 +162,20 @@ def test_same_package_names_without_imports(tmp_path):
         chunks = gather_context(idx, "main.go", text, 3, len("\tv := Clamp("))
         assert chunks[0].path == "util.go"
         assert "func Clamp(x, lo, hi int) int {" in chunks[0].text
+
+
+def test_an_import_not_used_yet_wins_the_budget_over_ones_used_far_away(tmp_path):
+    """The next line is likely to use what was imported but not used so far."""
+    helpers = {f"lib/h{i}.py": f"def helper_{i}(value):\n    return value + {i}\n" + "#\n" * 3
+               for i in range(6)}
+    imports = "".join(f"from lib.h{i} import helper_{i}\n" for i in range(6))
+    # helpers 0-4 are used far above the cursor; helper_5 only appears in its import
+    body = "".join(f"a{i} = helper_{i}(1)\n" for i in range(5)) + "\n" * 40
+    main = imports + body + "result = "
+    root = write_tree(tmp_path / "ws", {**helpers, "main.py": main})
+    with WorkspaceIndex(root) as idx:
+        idx.build()
+        line, col = _cursor_at_end(main)
+        one_def = estimate_tokens(helpers["lib/h5.py"]) + 8
+        chunks = gather_context(idx, "main.py", main, line, col, budget_tokens=one_def + 4)
+        assert [c.path for c in chunks if c.kind == "definition"] == ["lib/h5.py"]

@@ -17,6 +17,9 @@ from tiers.postprocess import from_line_start, line_start_split, postprocess
         ("x = 1\n", ("x = 1", "\n")),
         ("x = 1\n    y", None),  # text already typed on the line
         ("    ", None),  # first line: no previous line to end at
+        ('    """doc"""\n\n', ('    """doc"""', "\n\n")),  # blank lines before the cursor
+        ("x = 1\r\n  \r\n  ", ("x = 1", "\r\n  \r\n  ")),
+        ("\n\n    ", None),  # only blank lines before the cursor
     ],
 )
 def test_line_start_split(prefix, expected):
@@ -32,6 +35,9 @@ def test_line_start_split(prefix, expected):
         ("\n        deeper()", "\n    ", ("    deeper()", 5)),  # more indented than typed
         ("\nreturn x", "\n    ", ("return x", 1)),  # less indented: code starts at the cursor
         (": int", "\n    ", None),  # went on writing the previous line
+        ("\n\n    return x", "\n    ", ("return x", 6)),  # a blank line first: dropped
+        ("\n    mean = 1", "\n\n", ("    mean = 1", 1)),  # typed holds a blank line
+        ("\r\n    x", "\r\n    ", ("x", 6)),
     ],
 )
 def test_from_line_start(raw, typed, expected):
