@@ -141,6 +141,10 @@ class LocalTier:
             )
             log.exception("local model not loaded")
             return
+        try:
+            self._engine.index_vocabulary()  # for token healing, before the first keystroke
+        except Exception:  # healing is an improvement, not a requirement
+            log.exception("vocabulary index for token healing failed")
         self.last_load_seconds = time.perf_counter() - t0
         log.info(
             "local model %s loaded in %.1f s (template %s)",
@@ -247,8 +251,14 @@ class LocalTier:
             cut = early_stop(request, mapped[0], block_width=width)
             return None if cut is None else mapped[1] + cut
 
+        # Only a prompt ending in typed text is healed (the middle, or a suffix-first prefix);
+        # a prompt ending at a control token or a line end has nothing to heal.
+        healed = b""
+        if not split and request.prefix and not request.prefix.endswith("\n"):
+            prompt, healed = engine.heal(prompt)
         gen = engine.generate(
             prompt,
+            healed=healed,
             max_tokens=max_tokens,
             cancel=cancel,
             should_stop=should_stop,

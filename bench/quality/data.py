@@ -12,8 +12,9 @@ import gzip
 import json
 import os
 import random
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # The eval data folder: $BENCH_EVAL_DATA, else ../shared/data/eval beside the project.
@@ -60,6 +61,7 @@ class SetInfo:
     file: str  # relative to the data folder
     metric: str  # "em" (first non-empty line), "pass" (pass@1 and first-line em)
     language: str = ""  # santacoder: the `language` field to keep
+    typing: bool = False  # the cursor after the line's first word, as while typing it
 
 
 SETS: dict[str, SetInfo] = {
@@ -71,6 +73,8 @@ SETS: dict[str, SetInfo] = {
                 "humaneval-infilling/HumanEval-MultiLineInfilling.jsonl.gz", "pass"),
         SetInfo("santacoder-py", "SantaCoder FIM, Python",
                 "santacoder-fim/santacoder-fim.jsonl.gz", "em", "py"),
+        SetInfo("santacoder-py-typing", "SantaCoder FIM, Python, first word typed",
+                "santacoder-fim/santacoder-fim.jsonl.gz", "em", "py", typing=True),
         SetInfo("santacoder-js", "SantaCoder FIM, JavaScript",
                 "santacoder-fim/santacoder-fim.jsonl.gz", "em", "js"),
         SetInfo("santacoder-java", "SantaCoder FIM, Java",
@@ -156,7 +160,25 @@ def load_set(name: str, base: Path | None = None) -> list[Sample]:
             samples.append(_humaneval(info, row))
         elif (s := _santacoder(info, row)) is not None:
             samples.append(s)
+    if info.typing:
+        samples = [t for s in samples if (t := typing_variant(s)) is not None]
     return samples
+
+
+_FIRST_WORD = re.compile(r"\s*\w+")
+
+
+def typing_variant(sample: Sample) -> Sample | None:
+    """The same hole with the line's first word already typed: the cursor sits mid-line (the
+    common case while typing) and the reference is the rest of the line. Both the model's
+    prompt and the editor's document hold the typed word. None when nothing would remain."""
+    m = _FIRST_WORD.match(sample.reference)
+    if m is None or not sample.reference[m.end():].strip():
+        return None
+    typed, rest = sample.reference[: m.end()], sample.reference[m.end():]
+    doc_prefix = sample.doc_prefix + typed
+    return replace(sample, prefix=doc_prefix, suffix=sample.doc_suffix, reference=rest,
+                   doc_prefix=doc_prefix)
 
 
 def choose(samples: list[Sample], limit: int | None, seed: int) -> list[Sample]:

@@ -25,6 +25,7 @@ METRICS: dict[str, tuple[str, ...]] = {
     "humaneval-single": ("pass", "em"),
     "humaneval-multi": ("pass",),
     "santacoder-py": ("em",),
+    "santacoder-py-typing": ("em",),
     "santacoder-js": ("em",),
     "santacoder-java": ("em",),
     "crossfile-py": ("em", "es"),

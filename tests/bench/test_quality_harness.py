@@ -112,6 +112,19 @@ def test_load_and_choose(tmp_path: Path) -> None:
     assert choose(samples, None, 0) == samples and choose(samples, 50, 0) == samples
 
 
+def test_typing_variant_has_the_first_word_typed(tmp_path: Path) -> None:
+    _write_gz(tmp_path / SETS["santacoder-py-typing"].file, [
+        {"name": "a.json-L2", "language": "py", "prompt": "def f(x):",
+         "suffix": "\n    return y", "canonical_solution": "    y = x + 1"},
+        {"name": "b.json-L2", "language": "py", "prompt": "def f(x):",
+         "suffix": "\n    return y", "canonical_solution": "    pass"},  # nothing would remain
+    ])
+    (sample,) = load_set("santacoder-py-typing", tmp_path)
+    assert sample.doc_prefix == sample.prefix == "def f(x):\n    y"
+    assert sample.reference == " = x + 1"
+    assert sample.doc_suffix == sample.suffix == "\n    return y"
+
+
 def test_missing_set_is_a_clear_error(tmp_path: Path) -> None:
     from bench.quality.data import DataError
 

@@ -96,3 +96,31 @@ async def test_the_first_keystroke_on_a_new_line_reuses_the_blank_line_prompt(
         assert typed.evaluated_tokens <= 6 < tier._engine.count_tokens(SUFFIX)
     finally:
         await tier.aclose()
+
+
+def test_token_healing_regenerates_the_last_token_among_those_with_its_text(tiny_qwen_model):
+    from tiers.llama_engine import EngineConfig, LlamaEngine
+
+    engine = LlamaEngine(EngineConfig(tiny_qwen_model, n_ctx=512, n_threads=1))
+    try:
+        import llama_cpp
+
+        vocab = engine._llm._model.vocab
+        pieces = [engine._piece(t) for t in range(engine._n_vocab)]
+        for prefix in (b" ", b"re", b"\xff\xff"):
+            brute = {t for t, p in enumerate(pieces) if p.startswith(prefix) and p
+                     and not llama_cpp.llama_vocab_is_control(vocab, t)}
+            assert {int(i) for i in engine.tokens_starting_with(prefix)} == brute
+        prompt = engine.tokenize([Special(QWEN.prefix), "x = 1", Special(QWEN.suffix), "",
+                                  Special(QWEN.middle), "    return"])
+        shorter, healed = engine.heal(prompt)
+        assert shorter == prompt[:-1] and healed and b"return".endswith(healed.strip())
+        gen = engine.generate(shorter, max_tokens=1, cancel=CancelToken(), healed=healed)
+        first = healed + gen.text.encode()
+        assert gen.stop_reason != "eog"
+        assert first in {pieces[int(t)] for t in engine.tokens_starting_with(healed)}
+        # a prompt ending in a control token has nothing to heal
+        ends_in_marker = engine.tokenize([Special(QWEN.prefix), "x", Special(QWEN.middle)])
+        assert engine.heal(ends_in_marker) == (ends_in_marker, b"")
+    finally:
+        engine.close()
