@@ -20,9 +20,10 @@ from models.gpu import choose_gpu_layers
 from models.templates import FimTemplate, Piece, Special, build_prompt
 from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
 from tiers.errors import ModelLoadError, TierUnavailableError
-from tiers.llama_engine import EngineConfig, LlamaEngine
+from tiers.llama_engine import EngineConfig, Generation, LlamaEngine
 from tiers.postprocess import (
     block_indent,
+    current_line_prefix,
     early_stop,
     from_line_start,
     line_start_split,
@@ -229,16 +230,51 @@ class LocalTier:
         max_tokens = min(
             request.max_tokens, s.max_tokens_multiline if multi else s.max_tokens
         )
+        budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
+        deadline = time.monotonic() + budget if budget else None
         split = line_start_split(request.prefix)
+        gen, text = self._attempt(engine, request, split, max_tokens, cancel, deadline)
+        if split and not text.strip() and gen.stop_reason in ("stop", "eog"):
+            # The model went on with the previous line, or ended there: ask again with the
+            # cursor line as the document has it, in the classic layout.
+            first = gen
+            gen, text = self._attempt(engine, request, None, max_tokens, cancel, deadline)
+            gen.evaluated_tokens += first.evaluated_tokens
+            gen.tokens += first.tokens
+        return Completion(
+            text=text,
+            tier=self.name,
+            model=engine.model_name,
+            mean_logprob=gen.mean_logprob,
+            prompt_tokens=gen.prompt_tokens,
+            evaluated_tokens=gen.evaluated_tokens,
+            generated_tokens=gen.tokens,
+            elapsed_ms=(time.perf_counter() - t0) * 1000,
+            stop_reason=gen.stop_reason,
+        )
+
+    def _attempt(
+        self,
+        engine: LlamaEngine,
+        request: CompletionRequest,
+        split: tuple[str, str] | None,
+        max_tokens: int,
+        cancel: CancelToken,
+        deadline: float | None,
+    ) -> tuple[Generation, str]:
+        """One generation and its post-processed answer. With `split` (see
+        `line_start_split`) the prompt ends at the last line with text and the answer is mapped
+        back to the cursor; without, the prompt ends at the cursor."""
         prompt_request = replace(request, prefix=split[0]) if split else request
         typed = split[1] if split else ""
         # Only a line with text typed on it goes after the middle marker: after a complete line
-        # there, models tend to go on with that line (a trailing comment) instead of the next.
-        middle_lines = 0 if split else s.middle_lines
+        # there, models tend to go on with that line (a trailing comment) instead of the next;
+        # a line of indentation alone stays in the prefix (its tokens would not heal).
+        has_text = bool(current_line_prefix(request.prefix).strip())
+        middle_lines = self.settings.middle_lines if has_text and not split else 0
         prompt, context_tokens = self._prompt_tokens(
             engine, prompt_request, max_tokens, middle_lines
         )
-        budget = request.time_budget if request.time_budget is not None else s.time_budget_ms / 1000
         width = block_indent(request.prefix)
 
         def at_cursor(raw: str) -> tuple[str, int] | None:
@@ -254,7 +290,7 @@ class LocalTier:
         # Only a prompt ending in typed text is healed (the middle, or a suffix-first prefix);
         # a prompt ending at a control token or a line end has nothing to heal.
         healed = b""
-        if not split and request.prefix and not request.prefix.endswith("\n"):
+        if has_text and not split:
             prompt, healed = engine.heal(prompt)
         gen = engine.generate(
             prompt,
@@ -262,24 +298,13 @@ class LocalTier:
             max_tokens=max_tokens,
             cancel=cancel,
             should_stop=should_stop,
-            deadline=time.monotonic() + budget if budget else None,
+            deadline=deadline,
             shift_limit=context_tokens,
         )
         if gen.stop_reason == "cancelled":
             raise CancelledError(cancel.reason)
         mapped = at_cursor(gen.text)
-        text = postprocess(request, mapped[0]) if mapped else ""
-        return Completion(
-            text=text,
-            tier=self.name,
-            model=engine.model_name,
-            mean_logprob=gen.mean_logprob,
-            prompt_tokens=gen.prompt_tokens,
-            evaluated_tokens=gen.evaluated_tokens,
-            generated_tokens=gen.tokens,
-            elapsed_ms=(time.perf_counter() - t0) * 1000,
-            stop_reason=gen.stop_reason,
-        )
+        return gen, postprocess(request, mapped[0]) if mapped else ""
 
     def _prompt_tokens(
         self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from models.templates import MISTRAL, QWEN, Special, build_prompt, render
 from tiers.base import CancelToken, CompletionRequest
 from tiers.local import LocalTier, window
+from tiers.postprocess import line_start_split
 from tiers.settings import LocalSettings
 
 SUFFIX = "".join(f"    value_{i} = compute({i})\n" for i in range(12))
@@ -89,11 +90,15 @@ async def test_the_first_keystroke_on_a_new_line_reuses_the_blank_line_prompt(
     character typed on it then only adds the middle: the suffix is not evaluated again."""
     tier = LocalTier(LocalSettings(threads=1, context_size=1024, time_budget_ms=0), tiny_qwen_model)
     try:
+        assert await tier.wait_ready()
+        engine = tier._engine
         before = "".join(f"item_{i} = load({i})\n" for i in range(10)) + "    "
-        await tier.complete(_request(before, SUFFIX), CancelToken())
-        typed = await tier.complete(_request(before + "t", SUFFIX), CancelToken())
-        assert typed is not None
-        assert typed.evaluated_tokens <= 6 < tier._engine.count_tokens(SUFFIX)
+        split = line_start_split(before)
+        assert split is not None
+        blank, _ = tier._prompt_tokens(engine, _request(split[0], SUFFIX), 4)
+        typed, _ = tier._prompt_tokens(engine, _request(before + "t", SUFFIX), 4, 1)
+        assert typed[: len(blank)] == blank
+        assert len(typed) - len(blank) <= 4 < engine.count_tokens(SUFFIX)
     finally:
         await tier.aclose()
 
@@ -124,3 +129,32 @@ def test_token_healing_regenerates_the_last_token_among_those_with_its_text(tiny
         assert engine.heal(ends_in_marker) == (ends_in_marker, b"")
     finally:
         engine.close()
+
+
+async def test_an_answer_that_goes_on_with_the_previous_line_is_asked_again(tiny_qwen_model):
+    """Fault injection: the model's first answer continues the line above the blank cursor
+    line (nothing to show); the tier asks again with the cursor line as the document has it."""
+    from tiers.llama_engine import LlamaEngine
+
+    prompts: list[list[int]] = []
+
+    class PreviousLineFirst(LlamaEngine):
+        def generate(self, prompt, **kw):
+            prompts.append(list(prompt))
+            gen = super().generate(prompt, **kw)
+            if len(prompts) == 1:
+                gen.text, gen.stop_reason = "  # the line above goes on", "stop"
+            return gen
+
+    tier = LocalTier(LocalSettings(threads=1, context_size=1024, time_budget_ms=0),
+                     tiny_qwen_model, engine_factory=PreviousLineFirst)
+    try:
+        before = "def f(x):\n    y = x + 1\n    "
+        await tier.complete(_request(before, "\n    return y\n"), CancelToken())
+        assert len(prompts) == 2
+        engine = tier._engine  # noqa: SLF001
+        # the second prompt holds the cursor line's indentation, the first does not
+        assert engine.count_tokens("\n    ") and prompts[1] != prompts[0]
+        assert len(prompts[1]) > len(prompts[0])
+    finally:
+        await tier.aclose()
