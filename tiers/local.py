@@ -272,13 +272,22 @@ class LocalTier:
         # a line of indentation alone stays in the prefix (its tokens would not heal).
         has_text = bool(current_line_prefix(request.prefix).strip())
         middle_lines = self.settings.middle_lines if has_text and not split else 0
+        # A blank cursor line joins the middle layout when it spans several lines (so that Enter
+        # does not move the split); the answer is then made to start on a new line, as models
+        # left at the end of a line in the middle tend to go on with that line.
+        forced = ""
+        if split and self.settings.middle_lines > 1:
+            middle_lines, forced = self.settings.middle_lines, "\n"
         prompt, context_tokens = self._prompt_tokens(
             engine, prompt_request, max_tokens, middle_lines
         )
         width = block_indent(request.prefix)
 
         def at_cursor(raw: str) -> tuple[str, int] | None:
-            return from_line_start(raw, typed) if split else (raw, 0)
+            if not split:
+                return raw, 0
+            mapped = from_line_start(forced + raw, typed)
+            return mapped if mapped is None else (mapped[0], max(0, mapped[1] - len(forced)))
 
         def should_stop(raw: str) -> int | None:
             mapped = at_cursor(raw)
@@ -289,7 +298,7 @@ class LocalTier:
 
         # Only a prompt ending in typed text is healed (the middle, or a suffix-first prefix);
         # a prompt ending at a control token or a line end has nothing to heal.
-        healed = b""
+        healed = forced.encode()
         if has_text and not split:
             prompt, healed = engine.heal(prompt)
         gen = engine.generate(

@@ -152,7 +152,7 @@ async def test_an_answer_that_goes_on_with_the_previous_line_is_asked_again(tiny
         before = "def f(x):\n    y = x + 1\n    "
         await tier.complete(_request(before, "\n    return y\n"), CancelToken())
         assert len(prompts) == 2
-        engine = tier._engine  # noqa: SLF001
+        engine = tier._engine
         # the second prompt holds the cursor line's indentation, the first does not
         assert engine.count_tokens("\n    ") and prompts[1] != prompts[0]
         assert len(prompts[1]) > len(prompts[0])
