@@ -201,6 +201,18 @@ def _repeats_previous_line(text: str, prefix: str) -> bool:
     return "\n" not in text.strip("\n") and len(line) > 3 and line == prev
 
 
+def _drop_repeated_first_line(text: str, prefix: str) -> str:
+    """A block whose first line repeats the line above the cursor (a model looping on what it
+    just read) starts at its second line instead."""
+    first, sep, rest = text.partition("\n")
+    if not sep or not rest.strip() or not _repeats_previous_line(first, prefix):
+        return text
+    indent = current_line_prefix(prefix)
+    if indent.strip():
+        return text  # text typed on the line: the first line is not a whole line
+    return rest[len(indent):] if rest.startswith(indent) else rest.lstrip(" \t")
+
+
 def postprocess(request: CompletionRequest, raw: str) -> str:
     """The final suggestion for `raw` model output, or "" when nothing useful remains."""
     text = raw.replace("\r\n", "\n")
@@ -218,6 +230,7 @@ def postprocess(request: CompletionRequest, raw: str) -> str:
     if "\n" not in text:
         text = _drop_trailing_comment(text, request.language_id)
     text = text.rstrip()
+    text = _drop_repeated_first_line(text, request.prefix)
     if not text.strip() or _repeats_previous_line(text, request.prefix):
         return ""
     # Text typed after a blank cursor line keeps its indentation from the model.

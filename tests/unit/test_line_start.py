@@ -67,3 +67,19 @@ def test_a_comment_narrating_generated_code_is_dropped(language, raw, expected):
     request = CompletionRequest(uri="file:///a", version=1, prefix="\n", suffix="\n",
                                 language_id=language, mode=Mode.SINGLE_LINE)
     assert postprocess(request, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "raw", "expected"),
+    [
+        # the block starts by repeating the line above the cursor: it starts at its 2nd line
+        ("if (c) {\n    a++;\n} else {\n", "} else {\n    b--;", "    b--;"),
+        ("    } else {\n        ", "} else {\n        b--;", "b--;"),
+        # a different first line stays
+        ("} else {\n", "    b--;\n    c++;", "    b--;\n    c++;"),
+    ],
+)
+def test_a_block_repeating_the_line_above_starts_after_it(prefix, raw, expected):
+    request = CompletionRequest(uri="file:///a.js", version=1, prefix=prefix, suffix="\n",
+                                language_id="javascript", mode=Mode.MULTI_LINE)
+    assert postprocess(request, raw) == expected
