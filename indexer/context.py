@@ -131,8 +131,7 @@ FAR_IMPORT_PRIORITY = 100.0
 
 
 def _wanted_names(
-    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, rel: str,
-    text: str | None = None,
+    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, rel: str, text: str,
 ) -> dict[str, _Wanted]:
     """What to look up: imported names (where their module is), and other free names.
     The file's `text` tells imported names not used yet."""
@@ -167,7 +166,7 @@ def _wanted_names(
     for name, (target, suffixes) in imported.items():
         if name not in wanted:
             # Seen once: in the import itself (a substring count errs towards "used").
-            unused = text is not None and text.count(name) <= 1
+            unused = text.count(name) <= 1
             priority = UNUSED_IMPORT_PRIORITY if unused else FAR_IMPORT_PRIORITY
             wanted[name] = _Wanted(target, priority, suffixes)
     return wanted
@@ -177,12 +176,13 @@ def _definition_pieces(
     index: WorkspaceIndex,
     rel: str,
     symbols: FileSymbols | None,
+    text: str,
     lines: list[str],
     line: int,
     col: int,
     allowed: Callable[[str], bool],
 ) -> list[_Piece]:
-    wanted = _wanted_names(_names_near(lines, line, col), symbols, rel, "\n".join(lines))
+    wanted = _wanted_names(_names_near(lines, line, col), symbols, rel, text)
     if not wanted:
         return []
     by_name: dict[str, list[IndexedSymbol]] = {}
@@ -353,7 +353,7 @@ def gather_context(
     symbols = _current_symbols(index, rel, path, text)
 
     definitions = (
-        _definition_pieces(index, rel, symbols, lines, line, col, allowed)
+        _definition_pieces(index, rel, symbols, text, lines, line, col, allowed)
         if index is not None else []
     )
     scope = _scope_piece(symbols, rel, lines, line, col)

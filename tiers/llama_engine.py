@@ -222,10 +222,8 @@ class LlamaEngine:
         last = prompt[-1]
         if llama_cpp.llama_vocab_is_control(self._vocab, last) or last in self._stop_ids:
             return prompt, b""
-        piece = self._piece(last)
-        if not piece or len(self.tokens_starting_with(piece)) == 0:
-            return prompt, b""
-        return prompt[:-1], piece
+        piece = self._piece(last)  # a text token: its own piece is among the candidates
+        return (prompt[:-1], piece) if piece else (prompt, b"")
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))

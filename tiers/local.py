@@ -270,8 +270,8 @@ class LocalTier:
         # Only a line with text typed on it goes after the middle marker: after a complete line
         # there, models tend to go on with that line (a trailing comment) instead of the next;
         # a line of indentation alone stays in the prefix (its tokens would not heal).
-        has_text = bool(current_line_prefix(request.prefix).strip())
-        middle_lines = self.settings.middle_lines if has_text and not split else 0
+        has_text = bool(current_line_prefix(request.prefix).strip())  # then `split` is None
+        middle_lines = self.settings.middle_lines if has_text else 0
         # A blank cursor line joins the middle layout when it spans several lines (so that Enter
         # does not move the split); the answer is then made to start on a new line, as models
         # left at the end of a line in the middle tend to go on with that line.
@@ -299,7 +299,7 @@ class LocalTier:
         # Only a prompt ending in typed text is healed (the middle, or a suffix-first prefix);
         # a prompt ending at a control token or a line end has nothing to heal.
         healed = forced.encode()
-        if has_text and not split:
+        if has_text:
             prompt, healed = engine.heal(prompt)
         gen = engine.generate(
             prompt,
