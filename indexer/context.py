@@ -1,20 +1,23 @@
 """Repository context for a completion prompt, within a token budget.
 
-Three sources: definitions (signature and short body) of the names used near the cursor and of
+Four sources: definitions (signature and short body) of the names used near the cursor and of
 the imported names, from other files; the enclosing scope when it starts far above the cursor;
-and the most similar window of lines from recently edited or open files (token Jaccard over
-sliding windows, as Copilot does). Chunks are ordered so that what changes least comes first:
-definitions (sorted by path), then the scope, then the snippets, so a model's KV cache can
-reuse the longest prefix across keystrokes. Files the context policy excludes never contribute.
+the most similar window of lines from recently edited or open files (token Jaccard over
+sliding windows, as Copilot does); and, when the cursor follows `module.` or `Class.` of an
+import, an outline of that module's or class's members. Chunks are ordered so that what changes
+least comes first: definitions (sorted by path), then the scope, the snippets and the outline,
+so a model's KV cache can reuse the longest prefix across keystrokes. Files the context policy
+excludes never contribute.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,48 +131,173 @@ class _Wanted:
 # used anywhere yet is likely what the next lines are about to use.
 UNUSED_IMPORT_PRIORITY = 30.0
 FAR_IMPORT_PRIORITY = 100.0
+OUTLINE_PRIORITY = -1.0  # the members of what the cursor is a member of: needed right now
+OUTLINE_SHARE = 2  # an outline takes at most 1/OUTLINE_SHARE of the budget
+OUTLINE_SIGNATURE_CHARS = 160
+_CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum", "type", "namespace",
+                          "module"})
+
+
+@dataclass
+class _Imports:
+    names: dict[str, tuple[str, list[str]]]  # local name -> (name where defined, module paths)
+    modules: dict[str, list[str]]  # local name -> paths of the module its members come from
+    namespaces: dict[str, list[str]]  # local names bound to a whole module -> its paths
+    star: bool  # a star import brings names the file does not spell out
+
+
+def _imports(symbols: FileSymbols | None, rel: str) -> _Imports:
+    out = _Imports({}, {}, {}, False)
+    if symbols is None:
+        return out
+    language = symbols.language
+    for imp in symbols.imports:
+        suffixes = resolve.module_paths(language, rel, imp)
+        if imp.name == "*":
+            out.star = True
+        if imp.name in ("", "*", "default"):
+            local = imp.alias or (imp.module.strip(".") if imp.name == "" else "")
+            if local and (imp.alias or "." not in local):
+                out.modules[local] = suffixes
+                if imp.name != "default":
+                    out.namespaces[local] = suffixes
+        else:
+            local = imp.alias or imp.name
+            out.names[local] = (imp.name, suffixes)
+            out.modules.setdefault(local, suffixes)  # `from pkg import module`
+            sub = resolve.submodule_paths(language, rel, imp)
+            if sub:
+                out.namespaces.setdefault(local, sub)
+    return out
 
 
 def _wanted_names(
-    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, rel: str, text: str,
+    near: dict[str, tuple[float, str]], symbols: FileSymbols | None, imports: _Imports,
+    text: str,
 ) -> dict[str, _Wanted]:
     """What to look up: imported names (where their module is), and other free names.
     The file's `text` tells imported names not used yet."""
     local = {s.name for s in symbols.definitions} if symbols else set()
     language = symbols.language if symbols else ""
-    imported: dict[str, tuple[str, list[str]]] = {}  # local name -> (defined name, module)
-    modules: dict[str, list[str]] = {}  # local name of an imported module -> its paths
-    for imp in symbols.imports if symbols else ():
-        suffixes = resolve.module_paths(language, rel, imp)
-        if imp.name in ("", "*", "default"):
-            if imp.alias:
-                modules[imp.alias] = suffixes
-            elif imp.name == "" and "." not in imp.module.strip("."):
-                modules[imp.module.strip(".")] = suffixes
-        else:
-            local_name = imp.alias or imp.name
-            imported[local_name] = (imp.name, suffixes)
-            modules.setdefault(local_name, suffixes)  # `from pkg import module`
-    star_import = any(imp.name == "*" for imp in symbols.imports) if symbols else False
     wanted: dict[str, _Wanted] = {}
     for name, (distance, qualifier) in near.items():
-        if qualifier and qualifier in modules:
-            wanted[name] = _Wanted(name, distance, modules[qualifier])
-        elif name in imported:
-            target, suffixes = imported[name]
+        if qualifier and qualifier in imports.modules:
+            wanted[name] = _Wanted(name, distance, imports.modules[qualifier])
+        elif name in imports.names:
+            target, suffixes = imports.names[name]
             wanted[name] = _Wanted(target, distance, suffixes)
         elif not qualifier and name not in local and (
-            language not in _EXPLICIT_IMPORTS or star_import
+            language not in _EXPLICIT_IMPORTS or imports.star
         ):
             wanted[name] = _Wanted(name, distance + 10.0, None)
         # An attribute of something else (`self.x`, `obj.method`): its type is unknown.
-    for name, (target, suffixes) in imported.items():
+    for name, (target, suffixes) in imports.names.items():
         if name not in wanted:
             # Seen once: in the import itself (a substring count errs towards "used").
             unused = text.count(name) <= 1
             priority = UNUSED_IMPORT_PRIORITY if unused else FAR_IMPORT_PRIORITY
             wanted[name] = _Wanted(target, priority, suffixes)
     return wanted
+
+
+_MEMBER_AT_CURSOR = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\.|::)\s*([A-Za-z_$][\w$]*)?$")
+_SUBWORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Where what follows `module.` must be a type: a base class, isinstance's second argument, an
+# exception, a return annotation.
+_TYPE_EXPECTED = re.compile(
+    r"(\bclass\s+\w+\s*\([^)]*|\b(?:isinstance|issubclass)\s*\(.*,\s*\(?[^,]*"
+    r"|\b(?:except|raise)\b[^:]*|->\s*)$"
+)
+
+
+def _subwords(name: str) -> set[str]:
+    """Lower-case parts of an identifier, cut to 6 letters (a crude stem: `validator` and
+    `validate` meet)."""
+    return {w.lower()[:6] for w in _SUBWORD.findall(name) if len(w) > 1}
+
+
+@dataclass
+class _Outline:
+    piece: _Piece
+    covered: str  # the class the outline shows ("" for a module)
+    imported_as: str  # what other files import to use these members (module or class name)
+    anchor: int  # the column right after the dot: the context depends on nothing after it
+
+
+def _member_outline(
+    index: WorkspaceIndex, rel: str, imports: _Imports, text: str, lines: list[str],
+    line: int, col: int, allowed: Callable[[str], bool], cap_tokens: int,
+) -> _Outline | None:
+    """When the cursor follows `module.` or `Class.` (an import from another file): an outline
+    of that module's or class's members, those that fit, ranked by what the code around the
+    cursor suggests."""
+    before = lines[line][max(0, col - 200) : col]  # bounded: minified files have long lines
+    m = _MEMBER_AT_CURSOR.search(before)
+    if m is None:
+        return None
+    # What follows the dot is left out on purpose: the context must not change while the user
+    # types the member's name, or the model's KV cache would be lost on every keystroke.
+    qualifier, anchor = m.group(1), col - len(m.group(2) or "")
+    header, members, path, covered = "", [], "", ""
+    for candidate in index.module_files(imports.namespaces.get(qualifier, [])):
+        if candidate != rel and allowed(candidate):
+            path = candidate
+            members = [s for s in index.indexed_symbols(candidate) if s.parent < 0]
+            break
+    if not path and qualifier in imports.names:
+        target, suffixes = imports.names[qualifier]
+        classes = [s for s in index.lookup([target])
+                   if s.kind in _CLASS_KINDS and s.path != rel and allowed(s.path)
+                   and resolve.path_matches(s.path, suffixes)]
+        if classes:
+            cls = min(classes, key=lambda s: (s.parent >= 0, s.path, s.start))
+            path, header, covered = cls.path, cls.signature, cls.name
+            members = [s for s in index.indexed_symbols(cls.path) if s.parent == cls.idx]
+    if not members:
+        return None
+    words: set[str] = set()
+    for i in range(max(0, line - 5), line + 1):
+        for ident in _idents(lines[i][:anchor] if i == line else lines[i]):
+            words |= _subwords(ident)
+    wants_type = bool(_TYPE_EXPECTED.search(before[: m.start()]))
+    # Members the file uses already (on other lines: the cursor's must not change the answer).
+    start = sum(len(ln) + 1 for ln in lines[:line])
+    elsewhere = text[:start] + text[start + len(lines[line]) :]
+    shown = set(re.findall(rf"\b{re.escape(qualifier)}\s*\.\s*(\w+)", elsewhere))
+    # How often the other members' signatures name a member (base classes, parameter types):
+    # the module's own idea of what is central.
+    mentions = Counter(_idents(" ".join(s.signature for s in members)))
+
+    def rank(sym: IndexedSymbol) -> tuple:
+        name = sym.name
+        return (
+            name in shown,  # the model sees this one in the file already
+            wants_type and sym.kind not in _CLASS_KINDS,
+            -len(_subwords(name) & words),
+            name.startswith("__") and name.endswith("__"),
+            name.startswith("_"),
+            -mentions[name],
+            sym.idx,
+        )
+
+    indent = "    " if header else ""
+    chosen: list[IndexedSymbol] = []
+    used = estimate_tokens(header) + 8
+    for sym in sorted(members, key=rank):
+        cost = estimate_tokens(sym.signature[:OUTLINE_SIGNATURE_CHARS]) + 1
+        if used + cost > cap_tokens:
+            break
+        chosen.append(sym)
+        used += cost
+    if not chosen:
+        return None
+    body = [indent + s.signature[:OUTLINE_SIGNATURE_CHARS]
+            for s in sorted(chosen, key=lambda s: s.idx)]
+    outline = "\n".join([header, *body] if header else body)
+    stem = posixpath.splitext(path)[0]
+    module = posixpath.basename(posixpath.dirname(stem) if stem.endswith("/__init__") else stem)
+    return _Outline(_Piece(path, outline, "outline", -1, OUTLINE_PRIORITY), covered,
+                    covered or module, anchor)
 
 
 def _definition_pieces(
@@ -181,15 +309,18 @@ def _definition_pieces(
     line: int,
     col: int,
     allowed: Callable[[str], bool],
+    imports: _Imports,
+    outline: _Outline | None,
 ) -> list[_Piece]:
-    wanted = _wanted_names(_names_near(lines, line, col), symbols, rel, text)
+    pieces: list[_Piece] = [outline.piece] if outline else []
+    covered = outline.covered if outline else ""
+    wanted = _wanted_names(_names_near(lines, line, col), symbols, imports, text)
     if not wanted:
-        return []
+        return pieces
     by_name: dict[str, list[IndexedSymbol]] = {}
     for sym in index.lookup({w.target for w in wanted.values()}):
         if sym.path != rel:
             by_name.setdefault(sym.name, []).append(sym)
-    pieces: list[_Piece] = []
     here = os.path.dirname(rel)
     for want in sorted(wanted.values(), key=lambda w: (w.priority, w.target)):
         candidates = by_name.pop(want.target, [])
@@ -206,6 +337,8 @@ def _definition_pieces(
             key=lambda s: (s.parent >= 0, os.path.dirname(s.path) != here, s.path, s.start),
         )[:MAX_DEFS_PER_NAME]
         for sym in chosen:
+            if sym.name == covered and sym.kind in _CLASS_KINDS:
+                continue  # the outline shows this class already
             if allowed(sym.path):
                 pieces.append(_Piece(sym.path, sym.snippet or sym.signature, "definition",
                                      sym.start[0], want.priority))
@@ -279,8 +412,10 @@ def _windows(lines: list[str], size: int) -> list[tuple[int, set[str]]]:
 
 def _snippet_pieces(
     rel: str, lines: list[str], line: int, recent: Sequence[tuple[str, str]],
-    rel_of: Callable[[str], str], allowed: Callable[[str], bool],
+    rel_of: Callable[[str], str], allowed: Callable[[str], bool], must_use: str = "",
 ) -> list[_Piece]:
+    """The best window of each file by token Jaccard with the lines above the cursor (with
+    `must_use`, only windows that use that name)."""
     query = set(_idents("\n".join(lines[max(0, line - SNIPPET_WINDOW + 1) : line + 1])))
     if not query:
         return []
@@ -292,6 +427,8 @@ def _snippet_pieces(
         other_lines, windows = _file_windows(other_text)
         best: tuple[float, int] | None = None
         for start, tokens in windows:
+            if must_use and must_use not in tokens:
+                continue
             score = len(query & tokens) / len(query | tokens)
             if best is None or score > best[0]:
                 best = (score, start)
@@ -301,6 +438,41 @@ def _snippet_pieces(
     found.sort(key=lambda f: (-f[0], f[1]))
     return [_Piece(r, t, "snippet", start, 200.0 - score)
             for score, r, start, t in found[:MAX_SNIPPETS]]
+
+
+USAGE_FILES = 8  # files read, at most, for examples of a module's use
+
+
+def _usage_pieces(
+    index: WorkspaceIndex, rel: str, lines: list[str], line: int, outline: _Outline,
+    allowed: Callable[[str], bool],
+) -> list[_Piece]:
+    """How other files that import `name` use it: their window most like the code above the
+    cursor (files in the same folder first). What a project does elsewhere with a module is
+    the best hint of what this line does with it."""
+    name = outline.imported_as
+    use = re.compile(rf"\b{re.escape(name)}\s*\.\s*[A-Za-z_]")
+    here = os.path.dirname(rel)
+    texts: list[tuple[str, str]] = []
+    for p in sorted(index.files_importing(name), key=lambda p: (os.path.dirname(p) != here, p)):
+        if len(texts) >= USAGE_FILES:
+            break
+        if p == rel or not allowed(p):
+            continue
+        other = index.text_of(p)
+        if other and use.search(other):
+            texts.append((p, other))
+    above = [*lines[max(0, line - SNIPPET_WINDOW) : line], lines[line][: outline.anchor]]
+    pieces = _snippet_pieces(rel, above, len(above) - 1, texts, lambda p: p, allowed,
+                             must_use=name)
+    out = []
+    for piece in pieces:  # end at the window's last use, so cutting to fit keeps the uses
+        window = piece.text.split("\n")
+        uses = [i for i, ln in enumerate(window) if use.search(ln)]
+        if uses:
+            text = "\n".join(window[: uses[-1] + 1])
+            out.append(_Piece(piece.path, text, "usage", piece.line, piece.priority))
+    return out
 
 
 def gather_context(
@@ -352,12 +524,21 @@ def gather_context(
     col = max(0, min(col, len(lines[line])))
     symbols = _current_symbols(index, rel, path, text)
 
-    definitions = (
-        _definition_pieces(index, rel, symbols, text, lines, line, col, allowed)
-        if index is not None else []
-    )
+    definitions: list[_Piece] = []
+    usages: list[_Piece] = []
+    if index is not None:
+        imports = _imports(symbols, rel)
+        outline = _member_outline(index, rel, imports, text, lines, line, col, allowed,
+                                  budget_tokens // OUTLINE_SHARE)
+        definitions = _definition_pieces(index, rel, symbols, text, lines, line, col, allowed,
+                                         imports, outline)
+        if outline is not None:
+            usages = _usage_pieces(index, rel, lines, line, outline, allowed)
     scope = _scope_piece(symbols, rel, lines, line, col)
     snippets = _snippet_pieces(rel, lines, line, recent, rel_of, allowed)
+    recent_paths = {p.path for p in snippets}
+    snippets = sorted([*snippets, *(u for u in usages if u.path not in recent_paths)],
+                      key=lambda p: p.priority)[:MAX_SNIPPETS]
 
     # Spend the budget by importance: definitions, then scope, then snippets; snippets keep a
     # share when there are any, since they are what the user just looked at.
@@ -376,7 +557,10 @@ def gather_context(
             if key in seen_text:
                 continue
             cost = estimate_tokens(piece.text) + 8  # the file header the template adds
-            if used + cost > limit:
+            if used + cost > limit and piece.kind in ("snippet", "usage"):
+                piece = _tail_within(piece, limit - used - 8)
+                cost = estimate_tokens(piece.text) + 8 if piece else cost
+            if piece is None or used + cost > limit:
                 continue
             chosen.append(piece)
             seen_text.add(key)
@@ -384,9 +568,24 @@ def gather_context(
     return _ordered_chunks(chosen)
 
 
+MIN_SNIPPET_LINES = 3
+
+
+def _tail_within(piece: _Piece, tokens: int) -> _Piece | None:
+    """A snippet cut to its last lines (those nearest what matched) that fit `tokens`."""
+    lines = piece.text.split("\n")
+    while lines and estimate_tokens("\n".join(lines)) > tokens:
+        lines.pop(0)
+    if len(lines) < MIN_SNIPPET_LINES:
+        return None
+    return _Piece(piece.path, "\n".join(lines), piece.kind, piece.line, piece.priority)
+
+
 def _ordered_chunks(pieces: list[_Piece]) -> list[ContextChunk]:
-    """Definitions grouped per file (sorted by path), then scope, then snippets."""
-    order = {"definition": 0, "scope": 1, "snippet": 2}
+    """Definitions grouped per file (sorted by path), then scope, snippets, the outline of
+    what the cursor is a member of and other files' uses of it: these change with the cursor,
+    and a small model heeds best what sits right before the code."""
+    order = {"definition": 0, "scope": 1, "snippet": 2, "outline": 3, "usage": 4}
     grouped: dict[tuple[int, str], list[_Piece]] = {}
     for piece in pieces:
         grouped.setdefault((order[piece.kind], piece.path), []).append(piece)

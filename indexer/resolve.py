@@ -73,6 +73,15 @@ def module_paths(language: str, current: str, imp: Import) -> list[str]:
     return []
 
 
+def submodule_paths(language: str, current: str, imp: Import) -> list[str]:
+    """Where `from pkg import name` finds `name` if it is a module itself (Python only)."""
+    if language != "python" or imp.name in ("", "*"):
+        return []
+    tails = (f"/{imp.name}.py", f"/{imp.name}/__init__.py")
+    return [p for p in module_paths(language, current, imp)
+            if p.endswith(tails) or p in (f"{imp.name}.py", f"{imp.name}/__init__.py")]
+
+
 def path_matches(path: str, suffixes: list[str]) -> bool:
     for suffix in suffixes:
         if suffix.startswith("/"):

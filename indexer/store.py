@@ -294,6 +294,29 @@ class Store:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT path FROM files ORDER BY path")]
 
+    def paths_ending(self, tail: str, limit: int = 20) -> list[str]:
+        """Paths equal to `tail` or ending with "/" + `tail` (LIKE narrows, exact case checks)."""
+        escaped = "".join("\\" + c if c in "%_\\" else c for c in tail)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path FROM files WHERE path = ? OR path LIKE ? ESCAPE '\\'"
+                " ORDER BY path LIMIT ?",
+                (tail, "%/" + escaped, limit * 4),
+            ).fetchall()
+        return [r[0] for r in rows if r[0] == tail or r[0].endswith("/" + tail)][:limit]
+
+    def paths_importing(self, name: str, limit: int) -> list[str]:
+        """Files with an import that names `name` (as the imported name or the last part of a
+        module path); a narrowing by text, callers check what they need."""
+        escaped = "".join("\\" + c if c in "%_\\" else c for c in name)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path FROM files WHERE imports LIKE ? ESCAPE '\\'"
+                " OR imports LIKE ? ESCAPE '\\' LIMIT ?",
+                (f'%"{escaped}"%', f'%.{escaped}"%', limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def file_symbols(self, path: str) -> list[IndexedSymbol]:
         with self._lock:
             rows = self._conn.execute(

@@ -484,6 +484,27 @@ class WorkspaceIndex:
     def lookup(self, names: Iterable[str]) -> list[IndexedSymbol]:
         return self.store.symbols_named(names)
 
+    def module_files(self, suffixes: Sequence[str], limit: int = 4) -> list[str]:
+        """Indexed files an import's path suffixes (`resolve.module_paths`) point at."""
+        out: list[str] = []
+        for suffix in suffixes:
+            if suffix.startswith("/"):
+                found = [suffix[1:]] if self.store.file_record(suffix[1:]) else []
+            else:
+                found = self.store.paths_ending(suffix, limit)
+            out.extend(p for p in found if p not in out)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def files_importing(self, name: str, limit: int = 200) -> list[str]:
+        """Indexed files whose imports name `name` (a module's last part or an imported name)."""
+        return self.store.paths_importing(name, limit)
+
+    def indexed_symbols(self, rel: str) -> list[IndexedSymbol]:
+        """The definitions of one file as the database has them, in file order."""
+        return self.store.file_symbols(rel)
+
     def file_record(self, rel: str) -> FileRecord | None:
         return self.store.file_record(rel)
 

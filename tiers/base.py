@@ -6,10 +6,14 @@ Nothing here knows about LSP or JSON: the server converts an LSP request into a
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+TRACE = 5  # below DEBUG: prompts, answers and request bodies are logged at this level
+logging.addLevelName(TRACE, "TRACE")
 
 
 class Mode(StrEnum):
@@ -26,7 +30,7 @@ class ContextChunk:
 
     path: str  # workspace-relative path, used in the family's file header
     text: str
-    kind: str = "snippet"  # "definition", "snippet", "scope", ...
+    kind: str = "snippet"  # "definition", "scope", "snippet", "outline", "usage"
 
 
 @dataclass(frozen=True)

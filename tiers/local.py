@@ -18,7 +18,15 @@ from pathlib import Path
 from models.gguf_info import read_gguf
 from models.gpu import choose_gpu_layers
 from models.templates import FimTemplate, Piece, Special, build_prompt
-from tiers.base import CancelledError, CancelToken, Completion, CompletionRequest, Mode, TierInfo
+from tiers.base import (
+    TRACE,
+    CancelledError,
+    CancelToken,
+    Completion,
+    CompletionRequest,
+    Mode,
+    TierInfo,
+)
 from tiers.errors import ModelLoadError, TierUnavailableError
 from tiers.llama_engine import EngineConfig, Generation, LlamaEngine
 from tiers.postprocess import (
@@ -313,7 +321,9 @@ class LocalTier:
         if gen.stop_reason == "cancelled":
             raise CancelledError(cancel.reason)
         mapped = at_cursor(gen.text)
-        return gen, postprocess(request, mapped[0]) if mapped else ""
+        answer = postprocess(request, mapped[0]) if mapped else ""
+        log.log(TRACE, "generated %r (%s), answer %r", gen.text, gen.stop_reason, answer)
+        return gen, answer
 
     def _prompt_tokens(
         self, engine: LlamaEngine, request: CompletionRequest, max_tokens: int,

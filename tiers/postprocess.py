@@ -122,48 +122,72 @@ def _trim_suffix_overlap(text: str, suffix: str) -> str:
     return text
 
 
-def _open_brackets(prefix: str, max_lines: int = 40) -> list[str]:
-    """Unclosed brackets in the last lines of the prefix, ignoring string literals roughly."""
-    stack: list[str] = []
-    tail = "\n".join(prefix.split("\n")[-max_lines:])
-    quote = ""
-    prev = ""
-    for ch in tail:
-        if quote:
-            if ch == quote and prev != "\\":
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch == "\n":
-            quote = ""
-        elif ch in _OPEN:
+BRACKET_SCAN_LINES = 200  # how far back unclosed brackets are looked for
+
+
+def _scan_brackets(text: str, stack: list[str], comment: str | None) -> int | None:
+    """Push and pop `text`'s brackets on `stack`, skipping string literals (triple-quoted ones
+    across lines) and line comments; the index of the first closing bracket that closes
+    nothing, or None."""
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "\"'`":
+            triple = text[i : i + 3]
+            if triple in ('"""', "'''"):
+                end = text.find(triple, i + 3)
+                i = n if end < 0 else end + 3
+                continue
+            j = i + 1
+            while j < n and text[j] != ch and (text[j] != "\n" or ch == "`"):
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if comment is not None and text.startswith(comment, i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if ch in _OPEN:
             stack.append(ch)
-        elif ch in _CLOSE and stack and stack[-1] == _CLOSE[ch]:
+        elif ch in _CLOSE:
+            if not stack or stack[-1] != _CLOSE[ch]:
+                return i
             stack.pop()
-        prev = ch
+        i += 1
+    return None
+
+
+def _comment_leader(language_id: str) -> str | None:
+    lang = language_id.lower()
+    return next((c for c, langs in _COMMENT_LEADERS.items() if lang in langs), None)
+
+
+def _open_brackets(prefix: str, language_id: str = "",
+                   max_lines: int = BRACKET_SCAN_LINES) -> list[str]:
+    """Unclosed brackets in the last lines of the prefix."""
+    stack: list[str] = []
+    cut = len(prefix)
+    for _ in range(max_lines):
+        cut = prefix.rfind("\n", 0, cut)
+        if cut < 0:
+            break
+    head, tail = (prefix[:cut], prefix[cut:]) if cut > 0 else ("", prefix)
+    for quote in ('"""', "'''"):
+        if head.count(quote) % 2:  # the window starts inside a triple-quoted string
+            end = tail.find(quote)
+            tail = tail[end + 3 :] if end >= 0 else ""
+    comment = _comment_leader(language_id)
+    start = 0
+    while (stray := _scan_brackets(tail[start:], stack, comment)) is not None:
+        start += stray + 1  # a stray closer (the window began inside a bracket): skip it
     return stack
 
 
-def _trim_unbalanced(text: str, prefix: str) -> str:
+def _trim_unbalanced(text: str, prefix: str, language_id: str = "") -> str:
     """Cut the completion before a closing bracket that closes nothing."""
-    stack = _open_brackets(prefix)
-    quote = ""
-    prev = ""
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote and prev != "\\":
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in _OPEN:
-            stack.append(ch)
-        elif ch in _CLOSE:
-            if stack and stack[-1] == _CLOSE[ch]:
-                stack.pop()
-            else:
-                return text[:i]
-        prev = ch
-    return text
+    stack = _open_brackets(prefix, language_id)
+    stray = _scan_brackets(text, stack, _comment_leader(language_id))
+    return text if stray is None else text[:stray]
 
 
 _COMMENT_LEADERS = {"#": ("python", "ruby", "shellscript", "perl", "r", "yaml", "toml"),
@@ -175,8 +199,7 @@ _COMMENT_LEADERS = {"#": ("python", "ruby", "shellscript", "perl", "r", "yaml", 
 def _drop_trailing_comment(line: str, language_id: str) -> str:
     """Drop a comment the model appended after code on a single line (an Instruct model's
     narration: `x = []  # Initialize an empty list`); the code is the suggestion."""
-    lang = language_id.lower()
-    leader = next((c for c, langs in _COMMENT_LEADERS.items() if lang in langs), None)
+    leader = _comment_leader(language_id)
     if leader is None:
         return line
     quote = ""
@@ -226,7 +249,7 @@ def postprocess(request: CompletionRequest, raw: str) -> str:
     if request.mode == Mode.MULTI_LINE:
         text = text.rstrip("\n")
     text = _trim_suffix_overlap(text, request.suffix)
-    text = _trim_unbalanced(text, request.prefix)
+    text = _trim_unbalanced(text, request.prefix, request.language_id)
     if "\n" not in text:
         text = _drop_trailing_comment(text, request.language_id)
     text = text.rstrip()

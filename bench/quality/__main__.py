@@ -74,8 +74,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--work", type=Path, default=WORK,
                     help="per-sample logs and downloaded sdists")
+    ap.add_argument("--ids", default="",
+                    help="only the samples whose id contains one of these comma-separated "
+                         "strings (to look at answers again; pair with --results DIR)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
+    args.ids = [i.strip() for i in args.ids.split(",") if i.strip()]
     args.set_names = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [s for s in args.set_names if s not in SETS]
     if unknown:
@@ -171,14 +175,16 @@ async def _run(args: argparse.Namespace) -> int:
         for set_name in args.set_names:
             log_file = args.work / f"{set_name}.jsonl"
             log_file.unlink(missing_ok=True)
-            if set_name == crossfile.SET_NAME:
-                all_samples = crossfile.build_set(args.work / "crossfile")
-                samples = choose(all_samples, args.limit, args.seed)
+            crossfile_set = set_name in crossfile.SET_NAMES
+            all_samples = (crossfile.build_set(args.work / "crossfile", set_name)
+                           if crossfile_set else load_set(set_name))
+            if args.ids:
+                all_samples = [s for s in all_samples if any(i in s.id for i in args.ids)]
+            samples = choose(all_samples, args.limit, args.seed)
+            if crossfile_set:
                 outcomes, note = await _run_crossfile(samples, systems, config, router, args,
                                                       log_file)
             else:
-                all_samples = load_set(set_name)
-                samples = choose(all_samples, args.limit, args.seed)
                 extra = []
                 if set_name == "humaneval-multi" and "pipeline" in args.system_names:
                     extra.append(PipelineSystem("pipeline-block", pipeline, block=True))

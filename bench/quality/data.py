@@ -80,6 +80,8 @@ SETS: dict[str, SetInfo] = {
         SetInfo("santacoder-java", "SantaCoder FIM, Java",
                 "santacoder-fim/santacoder-fim.jsonl.gz", "em", "java"),
         SetInfo("crossfile-py", "Cross-file next line, Python (PyPI sdists)", "", "crossfile"),
+        SetInfo("crossfile-py-api", "Cross-file API completion, Python (PyPI sdists)", "",
+                "crossfile"),
     )
 }
 _LANGUAGE_IDS = {"py": "python", "js": "javascript", "java": "java"}

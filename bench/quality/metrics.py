@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def first_line(text: str) -> str:
     """The text up to its first line end (may be empty when the text starts with one)."""
@@ -23,6 +25,17 @@ def exact_match(generated: str, reference: str) -> bool:
     """
     got = first_nonempty_line(generated)
     return bool(got) and got == first_nonempty_line(reference)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifier_match(generated: str, reference: str) -> bool:
+    """The first identifier of the first non-empty lines is the same (on the cross-file API
+    set: the member the line uses, CrossCodeEval's identifier match in its simplest form)."""
+    got = _IDENTIFIER.search(first_nonempty_line(generated))
+    want = _IDENTIFIER.search(first_nonempty_line(reference))
+    return bool(got and want) and got.group(0) == want.group(0)
 
 
 def _lcs_length(a: str, b: str) -> int:

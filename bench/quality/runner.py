@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.quality.data import Sample
-from bench.quality.metrics import edit_similarity, exact_match, first_line
+from bench.quality.metrics import edit_similarity, exact_match, first_line, identifier_match
 from bench.quality.sandbox import run_program
 from bench.quality.systems import Answer
 
@@ -30,6 +30,7 @@ class Outcome:
     em: bool
     es: float
     status: str = ""  # the test run's status ("passed", "failed", "timeout", ...), "" if none
+    id_match: bool = False  # the first identifier is the reference's
 
     @property
     def passed(self) -> bool:
@@ -59,7 +60,8 @@ def score(sample: Sample, system: str, answer: Answer, *, test_timeout: float) -
         editor = not system.startswith("raw")
         middle = middle_for_program(sample, system, answer.text)
         status = run_program(sample.program(middle, editor=editor), timeout=test_timeout).status
-    return Outcome(sample.set_name, sample.id, system, answer, em, es, status)
+    return Outcome(sample.set_name, sample.id, system, answer, em, es, status,
+                   identifier_match(text, sample.reference))
 
 
 async def run_samples(
@@ -100,7 +102,8 @@ async def run_samples(
 def outcome_record(outcome: Outcome, sample: Sample) -> dict:
     return {
         "set": outcome.set_name, "id": outcome.sample_id, "system": outcome.system,
-        "em": outcome.em, "es": round(outcome.es, 4), "status": outcome.status,
+        "em": outcome.em, "es": round(outcome.es, 4), "id_match": outcome.id_match,
+        "status": outcome.status,
         "reference": sample.reference, **asdict(outcome.answer),
     }
 
@@ -116,6 +119,7 @@ class Summary:
     skipped: int  # samples the gate skipped (count as misses)
     empty: int  # samples with no suggestion at all (skipped included)
     mean_ms: float
+    id_match: float = 0.0  # percent
 
 
 def summarize(outcomes: Sequence[Outcome]) -> list[Summary]:
@@ -135,5 +139,6 @@ def summarize(outcomes: Sequence[Outcome]) -> list[Summary]:
             skipped=sum(o.answer.skipped for o in group),
             empty=sum(not o.answer.text.strip() for o in group),
             mean_ms=sum(timed) / len(timed) if timed else 0.0,
+            id_match=100 * sum(o.id_match for o in group) / n,
         ))
     return out

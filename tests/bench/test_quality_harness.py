@@ -14,7 +14,13 @@ import pytest
 
 from bench.quality import crossfile
 from bench.quality.data import SETS, Sample, choose, editor_view, load_set
-from bench.quality.metrics import edit_similarity, exact_match, first_line, first_nonempty_line
+from bench.quality.metrics import (
+    edit_similarity,
+    exact_match,
+    first_line,
+    first_nonempty_line,
+    identifier_match,
+)
 from bench.quality.report import PUBLISHED, markdown, merge_results, rows
 from bench.quality.runner import score, summarize
 from bench.quality.sandbox import network_namespace_command, run_program
@@ -65,6 +71,20 @@ def test_edit_similarity(a: str, b: str, expected: float) -> None:
 
 
 # -- sets ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("generated", "reference", "match"),
+    [
+        ("validate_boolean}),", "validate_boolean", True),
+        ("  get(console)\n", "get(console, options)", True),
+        ("get_theme(x)", "get(x)", False),  # a whole identifier, not a prefix
+        ("(a)", "(a)", True),
+        ("", "x", False), ("+ 1", "+ 1", False),  # no identifier: no match
+    ],
+)
+def test_identifier_match(generated: str, reference: str, match: bool) -> None:
+    assert identifier_match(generated, reference) is match
 
 
 def test_editor_view_of_both_cut_styles() -> None:
@@ -319,6 +339,42 @@ def test_crossfile_samples_use_names_from_other_files(tmp_path: Path) -> None:
     assert first.doc_prefix.endswith("y = local_helper(x)\n    ")
     assert first.doc_suffix.startswith("\n    if z > LIMIT:")
     assert first.doc_prefix + first.reference + first.doc_suffix == (pkg / "core.py").read_text()
+
+
+def test_crossfile_api_samples_cut_at_the_first_use_of_another_files_member(tmp_path: Path
+                                                                            ) -> None:
+    pkg = tmp_path / "proj-1.0" / "proj"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "shapes.py").write_text(textwrap.dedent("""\
+        class Color:
+            RED = 1
+            BLUE = 2
+
+
+        def area(r):
+            return r
+    """))
+    draw = textwrap.dedent("""\
+        from . import shapes
+        from .shapes import Color as Colour
+
+
+        def paint(r):
+            fill = Colour.RED
+            size = shapes.area(r) + shapes.area(2)
+            other = Colour.RED
+            return Colour.BLUE if size else fill
+    """)
+    (pkg / "draw.py").write_text(draw)
+    samples = list(crossfile.api_samples_for(tmp_path / "proj-1.0"))
+    assert [(s.id.split(":", 1)[1], s.reference) for s in samples] == [
+        ("6:18", "RED"), ("7:18", "area(r) + shapes.area(2)"), ("9:18", "BLUE if size else fill"),
+    ]
+    first = samples[0]
+    assert first.set_name == crossfile.API_SET_NAME and first.path == "proj/draw.py"
+    assert first.doc_prefix.endswith("def paint(r):\n    fill = Colour.")
+    assert first.doc_prefix + first.reference + first.doc_suffix == draw
 
 
 # -- end to end on a tiny model ------------------------------------------------------------

@@ -179,3 +179,129 @@ def test_an_import_not_used_yet_wins_the_budget_over_ones_used_far_away(tmp_path
         one_def = estimate_tokens(helpers["lib/h5.py"]) + 8
         chunks = gather_context(idx, "main.py", main, line, col, budget_tokens=one_def + 4)
         assert [c.path for c in chunks if c.kind == "definition"] == ["lib/h5.py"]
+
+
+# -- outlines of what the cursor is a member of ---------------------------------------------
+
+OUTLINE_FILES = {
+    "app/shapes.py": (
+        "PI = 3.14159\n\n\n"
+        + "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(40))
+        + "def render_circle(canvas, radius: float) -> None:\n    canvas.draw(radius)\n\n\n"
+        + "".join(f"class {n}(Shape):\n    pass\n\n\n" for n in ("Square", "Disc"))
+        + "class Shape:\n    pass\n\n\n"
+        "class Palette:\n"
+        "    RED = 1\n"
+        "    GREEN = 2\n\n"
+        "    def __init__(self):\n        self.colors = []\n\n"
+        "    def mix(self, other: 'Palette') -> 'Palette':\n        return self\n\n"
+        "    def _cache(self):\n        return None\n"
+    ),
+    "main.py": "from app import shapes\nfrom app.shapes import Palette\n\n",
+    "app/render.py": (
+        "from app import shapes\n\n\n"
+        "def draw_all(canvas, sizes):\n"
+        "    for size in sizes:\n"
+        "        shapes.render_circle(canvas, size * 2)\n"
+        "    return canvas\n"
+    ),
+    "app/unrelated.py": "def draw_all(canvas, sizes):\n    for size in sizes:\n        pass\n",
+}
+
+
+@pytest.fixture
+def outline_index(tmp_path):
+    root = write_tree(tmp_path / "ws", OUTLINE_FILES)
+    idx = WorkspaceIndex(root)
+    idx.build()
+    yield idx
+    idx.close()
+
+
+def _context_after(idx, typed: str, **kwargs):
+    text = OUTLINE_FILES["main.py"] + typed
+    line, col = _cursor_at_end(text)
+    return gather_context(idx, "main.py", text, line, col, **kwargs)
+
+
+def _outline(chunks):
+    return next(c for c in chunks if c.kind == "outline")
+
+
+def test_after_a_module_dot_its_members_are_outlined(outline_index):
+    chunks = _context_after(outline_index, "def draw(canvas):\n    shapes.")
+    outline = _outline(chunks)
+    assert chunks.index(outline) >= len(chunks) - 2  # near the code, before other files' uses
+    assert outline.path == "app/shapes.py"
+    lines = outline.text.split("\n")
+    assert "def render_circle(canvas, radius: float) -> None" in lines
+    assert "class Palette" in lines and "PI = 3.14159" in lines
+    assert "    def mix(self, other: 'Palette') -> 'Palette'" not in lines  # members only
+
+
+def test_the_outline_keeps_what_the_code_near_the_cursor_suggests(outline_index):
+    """43 members do not fit a small budget: the one whose name shares words with the
+    code around the cursor (`circle`, `radius`) does."""
+    typed = "def draw_circle(canvas, radius):\n    shapes."
+    outline = _outline(_context_after(outline_index, typed, budget_tokens=120)).text
+    assert "def render_circle(canvas, radius: float) -> None" in outline
+    assert "def helper_39(x)" not in outline
+    # Typing the member's name changes nothing (the model's KV cache stays valid).
+    assert _context_after(outline_index, typed + "ren", budget_tokens=120) == \
+        _context_after(outline_index, typed, budget_tokens=120)
+
+
+def test_where_a_type_is_expected_classes_come_first_the_most_named_first(outline_index):
+    away = "pass\n" * 6  # the imports are not "near" the cursor
+    outline = _outline(_context_after(outline_index, away + "class Mine(shapes.",
+                                      budget_tokens=40))
+    # Shape is named by two other members' signatures; then file order among classes.
+    assert outline.text == "class Square(Shape)\nclass Shape"
+    outline = _outline(_context_after(outline_index, away + "x = shapes.", budget_tokens=40))
+    assert outline.text == "PI = 3.14159\nclass Shape"  # no type expected: file order
+    # What the file already uses is shown by the file itself: it goes last.
+    outline = _outline(_context_after(outline_index, "r = shapes.PI\n" + away + "x = shapes.",
+                                      budget_tokens=40))
+    assert outline.text == "def helper_0(x)\nclass Shape"
+
+
+def test_other_files_show_how_they_use_the_module(outline_index):
+    """After `shapes.`, the window of a file that imports shapes and looks most like the code
+    above the cursor comes as a snippet, ending at its use; a file that does not import the
+    module does not, however similar."""
+    typed = "def draw_all(canvas, sizes):\n    for size in sizes:\n        shapes."
+    chunks = _context_after(outline_index, typed)
+    assert chunks[-1].kind == "usage" and chunks[-1].path == "app/render.py"  # nearest the code
+    assert chunks[-1].text.endswith("        shapes.render_circle(canvas, size * 2)")
+    assert all(c.path != "app/unrelated.py" for c in chunks)
+    # Excluded from context: never read for examples either.
+    (outline_index.root / ".gitignore").write_text("app/render.py\n")
+    text = OUTLINE_FILES["main.py"] + typed
+    line, col = _cursor_at_end(text)
+    chunks = gather_context(outline_index, "main.py", text, line, col,
+                            policy=ContextPolicy(outline_index.root))
+    assert [c for c in chunks if c.kind == "usage"] == []
+
+
+def test_after_a_class_dot_its_members_are_outlined_once(outline_index):
+    chunks = _context_after(outline_index, "p = Palette.")
+    assert _outline(chunks).text.split("\n") == [
+        "class Palette", "    RED = 1", "    GREEN = 2", "    def __init__(self)",
+        "    def mix(self, other: 'Palette') -> 'Palette'", "    def _cache(self)",
+    ]
+    assert sum("class Palette" in c.text for c in chunks) == 1  # not also as a definition
+
+
+def test_no_outline_for_unknown_objects_or_excluded_files(outline_index):
+    for typed in ("def f(obj):\n    obj.", "x = shapes_cache."):
+        assert all(c.kind != "outline" for c in _context_after(outline_index, typed))
+    text = OUTLINE_FILES["main.py"] + "shapes."
+    line, col = _cursor_at_end(text)
+    before = gather_context(outline_index, "main.py", text, line, col,
+                            policy=ContextPolicy(outline_index.root))
+    assert {(c.kind, c.path) for c in before if c.path == "app/shapes.py"} == {
+        ("definition", "app/shapes.py"), ("outline", "app/shapes.py")}
+    (outline_index.root / ".gitignore").write_text("app/shapes.py\n")
+    after = gather_context(outline_index, "main.py", text, line, col,
+                           policy=ContextPolicy(outline_index.root))
+    assert after == []

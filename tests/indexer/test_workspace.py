@@ -346,3 +346,29 @@ def test_a_file_that_breaks_extraction_is_contained(index, project, monkeypatch)
     stats = index.build()  # in-process jobs hit the same failure: counted, not raised
     assert stats.skipped_reasons.get("parse failed: maximum recursion depth exceeded") == 1
     assert index.workspace_symbols("Shape")  # the rest is still served
+
+
+def test_module_files_follow_an_imports_path_suffixes(tmp_path):
+    from indexer import resolve
+    from indexer.symbols import Import
+
+    root = write_tree(tmp_path / "ws", {
+        "src/pkg/util.py": "def f():\n    pass\n",
+        "src/pkg/sub/__init__.py": "X = 1\n",
+        "other/my_util.py": "def g():\n    pass\n",  # ends with "util.py", not "/util.py"
+        "src/pkg/core.py": "from . import util\nfrom .util import f\n",
+    })
+    with WorkspaceIndex(root) as idx:
+        idx.build()
+        module = Import(".", "util")
+        assert resolve.submodule_paths("python", "src/pkg/core.py", module) == [
+            "/src/pkg/util.py", "/src/pkg/util/__init__.py"]
+        assert idx.module_files(resolve.submodule_paths("python", "src/pkg/core.py", module)) \
+            == ["src/pkg/util.py"]
+        assert idx.module_files(["pkg/sub/__init__.py", "util.py"]) == [
+            "src/pkg/sub/__init__.py", "src/pkg/util.py"]
+        assert idx.module_files(["/pkg/util.py", "100%_util.py"]) == []  # exact; LIKE-safe
+        assert [s.name for s in idx.indexed_symbols("src/pkg/util.py")] == ["f"]
+        # `from . import util` and `from .util import f` both name util; my_util is no match.
+        assert idx.files_importing("util") == ["src/pkg/core.py"]
+        assert idx.files_importing("my_util") == [] and idx.files_importing("u%") == []

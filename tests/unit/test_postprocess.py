@@ -286,3 +286,35 @@ def test_postprocess_is_a_trimmed_prefix_of_the_output(prefix, suffix, raw, mode
     assert raw.replace("\r\n", "\n").startswith(out), "only ever cuts the model's output"
     if mode == S:
         assert "\n" not in out.lstrip("\n"), "a single-line answer has one line"
+
+
+# --- brackets the prefix left open, past comments and strings ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language_id", "prefix", "raw", "expected"),
+    [
+        pytest.param("python", "# don't stop here\nx = foo(bar.", "baz).qux", "baz).qux",
+                     id="apostrophe in a comment"),
+        pytest.param("python", 'msg = "it\'s"\nx = [a.', "b]", "b]", id="apostrophe in a string"),
+        pytest.param("python", 'def f():\n    """Don\'t (really)."""\n    return g(h.', "i)",
+                     "i)", id="docstring"),
+        pytest.param("python", '"""\n' + "line\n" * 300 + '"""\nx = g(h.', "i)", "i)",
+                     id="scan window starts inside a docstring"),
+        pytest.param("python", "x = (\n" + "    1,\n" * 250 + "    h.", "i)", "i",
+                     id="opened before the scan window: not known"),
+        pytest.param("javascript", "// it's\nconst x = f(a.", "b);", "b);", id="js comment"),
+        pytest.param("javascript", "class A { #p = 1; m() { return g(this.", "x);", "x);",
+                     id="js private field is not a comment"),
+        pytest.param("javascript", "const s = `a\n(b`;\nh(x.", "y)", "y)",
+                     id="template literal across lines"),
+        pytest.param("java", "char c = '(';\nfoo(a.", "b)", "b)", id="char literal"),
+        pytest.param("python", "x = f(a.", "b))", "b)", id="one too many"),
+    ],
+)
+def test_unclosed_brackets_survive_comments_and_strings(
+    language_id: str, prefix: str, raw: str, expected: str
+) -> None:
+    request = CompletionRequest("file:///w/a", 1, prefix=prefix, suffix="\n", mode=S,
+                                language_id=language_id)
+    assert postprocess(request, raw) == expected

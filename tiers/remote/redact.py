@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-TRACE = 5  # below DEBUG: request bodies are logged at this level
-logging.addLevelName(TRACE, "TRACE")
+from tiers.base import TRACE
+
+__all__ = ["MASK", "TRACE", "redact", "register_secret", "unregister_secret"]
 
 MASK = "***"
 _MIN_SECRET_LEN = 4  # shorter strings would mask ordinary text
