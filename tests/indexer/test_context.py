@@ -41,11 +41,15 @@ FILES = {
 }
 
 
+def _built(tmp_path, files):
+    idx = WorkspaceIndex(write_tree(tmp_path / "ws", files))
+    idx.build()
+    return idx
+
+
 @pytest.fixture
 def index(tmp_path):
-    root = write_tree(tmp_path / "ws", FILES)
-    idx = WorkspaceIndex(root)
-    idx.build()
+    idx = _built(tmp_path, FILES)
     yield idx
     idx.close()
 
@@ -211,9 +215,7 @@ OUTLINE_FILES = {
 
 @pytest.fixture
 def outline_index(tmp_path):
-    root = write_tree(tmp_path / "ws", OUTLINE_FILES)
-    idx = WorkspaceIndex(root)
-    idx.build()
+    idx = _built(tmp_path, OUTLINE_FILES)
     yield idx
     idx.close()
 
