@@ -34,12 +34,14 @@ Produced by `python -m bench.quality` (see [../README.md](../README.md#quality))
   tokens, 256 on the multi-line set), no post-processing; the text is cut at the first line end
   on HumanEval single-line, and the first non-empty line is scored on SantaCoder and cross-file.
 - **pipeline**: what the editor shows: the document with the cursor at the start of an empty
-  line where the code was removed, through the language server's pipeline (gate, prompt
-  window, context, local tier, shared post-processing); no time budget. A skip counts as a miss.
-- **pipeline + index context**: the same with the workspace index's context (cross-file set).
+  line where the code was removed (after the typed word on the typing set, after the dot on the
+  cross-file API set), through the language server's pipeline (gate, prompt window, context,
+  local tier, shared post-processing); no time budget. A skip counts as a miss.
+- **pipeline + index context**: the same with the workspace index's context (cross-file sets).
 - **pipeline, block command**: the pipeline asked for a block, as `lsp-server complete
   --multi-line` does, instead of the gate's choice.
 - exact match: the first non-empty line of the answer equals the reference's, both stripped.
+  identifier match: its first identifier is the reference's (on the API set, the member used).
   pass@1: the program with the answer in the hole passes the set's tests (isolated subprocess).
   Published figures are for base models at full precision; ours is the Instruct model, Q4_K_M.
 
