@@ -412,10 +412,9 @@ def _windows(lines: list[str], size: int) -> list[tuple[int, set[str]]]:
 
 def _snippet_pieces(
     rel: str, lines: list[str], line: int, recent: Sequence[tuple[str, str]],
-    rel_of: Callable[[str], str], allowed: Callable[[str], bool], must_use: str = "",
+    rel_of: Callable[[str], str], allowed: Callable[[str], bool],
 ) -> list[_Piece]:
-    """The best window of each file by token Jaccard with the lines above the cursor (with
-    `must_use`, only windows that use that name)."""
+    """The best window of each file by token Jaccard with the lines above the cursor."""
     query = set(_idents("\n".join(lines[max(0, line - SNIPPET_WINDOW + 1) : line + 1])))
     if not query:
         return []
@@ -427,8 +426,6 @@ def _snippet_pieces(
         other_lines, windows = _file_windows(other_text)
         best: tuple[float, int] | None = None
         for start, tokens in windows:
-            if must_use and must_use not in tokens:
-                continue
             score = len(query & tokens) / len(query | tokens)
             if best is None or score > best[0]:
                 best = (score, start)
@@ -440,39 +437,53 @@ def _snippet_pieces(
             for score, r, start, t in found[:MAX_SNIPPETS]]
 
 
-USAGE_FILES = 8  # files read, at most, for examples of a module's use
+USAGE_FILES = 6  # files that show a use, at most, for examples of a module's use
+USAGE_CANDIDATES = 16  # files read, at most, looking for them
+USES_PER_FILE = 8  # windows scored per file (each ends at a use)
 
 
 def _usage_pieces(
     index: WorkspaceIndex, rel: str, lines: list[str], line: int, outline: _Outline,
     allowed: Callable[[str], bool],
 ) -> list[_Piece]:
-    """How other files that import `name` use it: their window most like the code above the
-    cursor (files in the same folder first). What a project does elsewhere with a module is
-    the best hint of what this line does with it."""
+    """How other files that import `name` use it: of the windows ending at a use, the one most
+    like the code above the cursor (token Jaccard), per file, files in the same folder first.
+    What a project does elsewhere with a module is the best hint of what this line does."""
     name = outline.imported_as
     use = re.compile(rf"\b{re.escape(name)}\s*\.\s*[A-Za-z_]")
+    above = [*lines[max(0, line - SNIPPET_WINDOW + 1) : line], lines[line][: outline.anchor]]
+    query = set(_idents("\n".join(above)))
+    if not query:
+        return []
     here = os.path.dirname(rel)
-    texts: list[tuple[str, str]] = []
-    for p in sorted(index.files_importing(name), key=lambda p: (os.path.dirname(p) != here, p)):
-        if len(texts) >= USAGE_FILES:
+    candidates = sorted(index.files_importing(name),
+                        key=lambda p: (os.path.dirname(p) != here, p))[:USAGE_CANDIDATES]
+    found: list[tuple[float, str, int, str]] = []
+    for path in candidates:
+        if len(found) >= USAGE_FILES:
             break
-        if p == rel or not allowed(p):
+        if path == rel or not allowed(path):
             continue
-        other = index.text_of(p)
-        if other and use.search(other):
-            texts.append((p, other))
-    above = [*lines[max(0, line - SNIPPET_WINDOW) : line], lines[line][: outline.anchor]]
-    pieces = _snippet_pieces(rel, above, len(above) - 1, texts, lambda p: p, allowed,
-                             must_use=name)
-    out = []
-    for piece in pieces:  # end at the window's last use, so cutting to fit keeps the uses
-        window = piece.text.split("\n")
-        uses = [i for i, ln in enumerate(window) if use.search(ln)]
-        if uses:
-            text = "\n".join(window[: uses[-1] + 1])
-            out.append(_Piece(piece.path, text, "usage", piece.line, piece.priority))
-    return out
+        other = index.text_of(path) or ""
+        other_lines: list[str] | None = None
+        best: tuple[float, int, int] | None = None
+        for k, m in enumerate(use.finditer(other)):
+            if k >= USES_PER_FILE:
+                break
+            if other_lines is None:
+                other_lines = other.split("\n")
+            end = other.count("\n", 0, m.start())
+            first = max(0, end - SNIPPET_WINDOW + 1)
+            tokens = set(_idents("\n".join(other_lines[first : end + 1])))
+            score = len(query & tokens) / len(query | tokens)
+            if best is None or score > best[0]:
+                best = (score, first, end)
+        if best is not None and other_lines is not None:
+            score, first, end = best
+            found.append((score, path, first, "\n".join(other_lines[first : end + 1])))
+    found.sort(key=lambda f: (-f[0], f[1]))
+    return [_Piece(p, text, "usage", first, 200.0 - score)
+            for score, p, first, text in found[:MAX_SNIPPETS]]
 
 
 def gather_context(
