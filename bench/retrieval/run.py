@@ -43,6 +43,11 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(set_name: str, limit: int | None, seed: int, budget: int, work: Path) -> dict:
     samples = choose(crossfile.build_set(work / "crossfile", set_name), limit, seed)
+    return {"set": set_name, **measure_samples(samples, budget, work / "index")}
+
+
+def measure_samples(samples: list, budget: int, index_dir: Path) -> dict:
+    """Recall of the needed name per chunk kind, and gather_context timings, over samples."""
     found: Counter[str] = Counter()
     times: list[float] = []
     indexes: dict[str, WorkspaceIndex] = {}
@@ -51,9 +56,9 @@ def measure(set_name: str, limit: int | None, seed: int, budget: int, work: Path
             index = indexes.get(sample.root)
             if index is None:
                 root = Path(sample.root)
-                (work / "index").mkdir(parents=True, exist_ok=True)
+                index_dir.mkdir(parents=True, exist_ok=True)
                 index = indexes[sample.root] = WorkspaceIndex(
-                    root, db_path=work / "index" / f"{root.name}.sqlite")
+                    root, db_path=index_dir / f"{root.name}.sqlite")
                 index.build()
             path = index.root / sample.path
             text = sample.doc_prefix + sample.doc_suffix
@@ -76,7 +81,7 @@ def measure(set_name: str, limit: int | None, seed: int, budget: int, work: Path
             index.close()
     n = len(samples)
     return {
-        "set": set_name, "n": n, "budget": budget,
+        "n": n, "budget": budget,
         "recall": {k: 100 * found[k] / n for k in ("any", *KINDS)} if n else {},
         "p50": _percentile(times, 0.5), "p95": _percentile(times, 0.95),
         "mean": statistics.fmean(times) if times else 0.0,

@@ -1,0 +1,1 @@
+"""Retrieval benchmark: what the index puts into prompts, and its cost."""
