@@ -262,8 +262,9 @@ def _member_outline(
     wants_type = bool(_TYPE_EXPECTED.search(before[: m.start()]))
     # Members the file uses already (on other lines: the cursor's must not change the answer).
     start = sum(len(ln) + 1 for ln in lines[:line])
-    elsewhere = text[:start] + text[start + len(lines[line]) :]
-    shown = set(re.findall(rf"\b{re.escape(qualifier)}\s*\.\s*(\w+)", elsewhere))
+    end = start + len(lines[line])
+    shown = {u.group(1) for u in re.finditer(rf"\b{re.escape(qualifier)}\s*\.\s*(\w+)", text)
+             if not start <= u.start() <= end}
     # How often the other members' signatures name a member (base classes, parameter types):
     # the module's own idea of what is central.
     mentions = Counter(_idents(" ".join(s.signature for s in members)))
@@ -404,10 +405,19 @@ def _windows(lines: list[str], size: int) -> list[tuple[int, set[str]]]:
     step = max(1, size // 2)
     out = []
     for start in range(0, max(1, len(lines) - size + step), step):
-        tokens = set(_idents("\n".join(lines[start : start + size])))
+        tokens = _tokens_of(lines[start : start + size])
         if tokens:
             out.append((start, tokens))
     return out
+
+
+def _tokens_of(lines: Sequence[str]) -> set[str]:
+    """The identifiers of some lines, as a set (what windows are compared by)."""
+    return set(_idents("\n".join(lines)))
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
 
 
 def _snippet_pieces(
@@ -415,7 +425,7 @@ def _snippet_pieces(
     rel_of: Callable[[str], str], allowed: Callable[[str], bool],
 ) -> list[_Piece]:
     """The best window of each file by token Jaccard with the lines above the cursor."""
-    query = set(_idents("\n".join(lines[max(0, line - SNIPPET_WINDOW + 1) : line + 1])))
+    query = _tokens_of(lines[max(0, line - SNIPPET_WINDOW + 1) : line + 1])
     if not query:
         return []
     found: list[tuple[float, str, int, str]] = []
@@ -426,7 +436,7 @@ def _snippet_pieces(
         other_lines, windows = _file_windows(other_text)
         best: tuple[float, int] | None = None
         for start, tokens in windows:
-            score = len(query & tokens) / len(query | tokens)
+            score = _jaccard(query, tokens)
             if best is None or score > best[0]:
                 best = (score, start)
         if best is not None and best[0] >= SNIPPET_MIN_SCORE:
@@ -451,8 +461,8 @@ def _usage_pieces(
     What a project does elsewhere with a module is the best hint of what this line does."""
     name = outline.imported_as
     use = re.compile(rf"\b{re.escape(name)}\s*\.\s*[A-Za-z_]")
-    above = [*lines[max(0, line - SNIPPET_WINDOW + 1) : line], lines[line][: outline.anchor]]
-    query = set(_idents("\n".join(above)))
+    query = _tokens_of([*lines[max(0, line - SNIPPET_WINDOW + 1) : line],
+                           lines[line][: outline.anchor]])
     if not query:
         return []
     here = os.path.dirname(rel)
@@ -467,15 +477,16 @@ def _usage_pieces(
         other = index.text_of(path) or ""
         other_lines: list[str] | None = None
         best: tuple[float, int, int] | None = None
+        end, counted = 0, 0  # the line of the use, and where its count stopped
         for k, m in enumerate(use.finditer(other)):
             if k >= USES_PER_FILE:
                 break
             if other_lines is None:
                 other_lines = other.split("\n")
-            end = other.count("\n", 0, m.start())
+            end += other.count("\n", counted, m.start())
+            counted = m.start()
             first = max(0, end - SNIPPET_WINDOW + 1)
-            tokens = set(_idents("\n".join(other_lines[first : end + 1])))
-            score = len(query & tokens) / len(query | tokens)
+            score = _jaccard(query, _tokens_of(other_lines[first : end + 1]))
             if best is None or score > best[0]:
                 best = (score, first, end)
         if best is not None and other_lines is not None:
@@ -484,6 +495,42 @@ def _usage_pieces(
     found.sort(key=lambda f: (-f[0], f[1]))
     return [_Piece(p, text, "usage", first, 200.0 - score)
             for score, p, first, text in found[:MAX_SNIPPETS]]
+
+
+_member_cache: OrderedDict[tuple, tuple[_Outline | None, list[_Piece]]] = OrderedDict()
+_member_lock = threading.Lock()
+
+
+def _member_context(
+    index: WorkspaceIndex, rel: str, imports: _Imports, text: str, lines: list[str],
+    line: int, col: int, allowed: Callable[[str], bool], cap_tokens: int,
+) -> tuple[_Outline | None, list[_Piece]]:
+    """The outline and other files' uses for a cursor after `module.`, computed once per
+    document state up to the dot: typing the member's name asks again on every keystroke and
+    gets the same answer (other files changing meanwhile show at the next edit elsewhere)."""
+    m = _MEMBER_AT_CURSOR.search(lines[line][max(0, col - 200) : col])
+    if m is None:
+        return None, []
+    anchor = col - len(m.group(2) or "")
+    start = sum(len(ln) + 1 for ln in lines[:line])
+    key = (str(index.root), rel, line, lines[line][:anchor], hash(text[:start]),
+           hash(text[start + len(lines[line]) :]), cap_tokens)
+    with _member_lock:
+        hit = _member_cache.get(key)
+        if hit is not None:
+            _member_cache.move_to_end(key)
+    if hit is not None:  # the context policy may have changed since: ask it again
+        outline, usages = hit
+        if outline is None or not allowed(outline.piece.path):
+            return None, []
+        return outline, [u for u in usages if allowed(u.path)]
+    outline = _member_outline(index, rel, imports, text, lines, line, col, allowed, cap_tokens)
+    usages = _usage_pieces(index, rel, lines, line, outline, allowed) if outline else []
+    with _member_lock:
+        _member_cache[key] = (outline, usages)
+        while len(_member_cache) > 16:
+            _member_cache.popitem(last=False)
+    return outline, usages
 
 
 def gather_context(
@@ -539,12 +586,10 @@ def gather_context(
     usages: list[_Piece] = []
     if index is not None:
         imports = _imports(symbols, rel)
-        outline = _member_outline(index, rel, imports, text, lines, line, col, allowed,
-                                  budget_tokens // OUTLINE_SHARE)
+        outline, usages = _member_context(index, rel, imports, text, lines, line, col,
+                                          allowed, budget_tokens // OUTLINE_SHARE)
         definitions = _definition_pieces(index, rel, symbols, text, lines, line, col, allowed,
                                          imports, outline)
-        if outline is not None:
-            usages = _usage_pieces(index, rel, lines, line, outline, allowed)
     scope = _scope_piece(symbols, rel, lines, line, col)
     snippets = _snippet_pieces(rel, lines, line, recent, rel_of, allowed)
     recent_paths = {p.path for p in snippets}
